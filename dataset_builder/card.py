@@ -1,0 +1,113 @@
+"""The dataset card: README.md with the YAML the Hub and `datasets` read, from the `cards/` template.
+
+The YAML is built with huggingface_hub's `DatasetCardData` and datasets' own `DatasetInfo`, so its
+`configs` and `dataset_info` have exactly the shape `push_to_hub` writes and `load_dataset` reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from importlib.metadata import version
+
+import datasets
+import pyarrow as pa
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from dataset_builder.report import FileSummary
+from dataset_builder.resources import resource
+from dataset_builder.schema import paper_schema
+from dataset_builder.shards import Shard
+
+TEMPLATE = "cards/README.md.j2"
+PRETTY_NAME = "Hugging Face Daily Papers"
+DEFAULT_REPO_ID = "ORG/NAME"
+_SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")]
+_SIZE_CATEGORIES += [(1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")]
+
+
+def size_category(rows: int) -> str:
+    """The Hub's size bucket for a row count."""
+    for limit, name in _SIZE_CATEGORIES:
+        if rows < limit:
+            return name
+    return "10M<n<100M"
+
+
+def card_data(splits: Mapping[str, Sequence[Shard]]) -> DatasetCardData:
+    """The card's YAML: Hub metadata, one `configs` entry listing every shard, and `dataset_info`."""
+    split_dict = datasets.SplitDict()
+    for name, shards in splits.items():
+        split_dict.add(
+            datasets.SplitInfo(
+                name=name,
+                num_bytes=sum(s.num_bytes for s in shards),
+                num_examples=sum(s.rows for s in shards),
+            )
+        )
+    info = datasets.DatasetInfo(
+        features=datasets.Features.from_arrow_schema(paper_schema().arrow),
+        splits=split_dict,
+        download_size=sum(s.size for shards in splits.values() for s in shards),
+        dataset_size=sum(s.num_bytes for shards in splits.values() for s in shards),
+    )
+    rows = sum(s.rows for shards in splits.values() for s in shards)
+    return DatasetCardData(
+        pretty_name=PRETTY_NAME,
+        license="other",
+        language=["en"],
+        task_categories=["summarization", "text-generation"],
+        size_categories=[size_category(rows)],
+        tags=["papers", "abstracts", "arxiv"],
+        configs=[
+            {
+                "config_name": "default",
+                "data_files": [
+                    {"split": name, "path": [s.path for s in shards]}
+                    for name, shards in splits.items()
+                ],
+            }
+        ],
+        dataset_info=info._to_yaml_dict(),
+    )
+
+
+def render_card(
+    files: Sequence[FileSummary],
+    splits: Mapping[str, Sequence[Shard]],
+    repo_id: str = DEFAULT_REPO_ID,
+) -> str:
+    """The whole README.md text; the same inputs always give the same bytes."""
+    schema = paper_schema()
+    fields = [
+        {"name": f.name, "type": _type_name(f.type), "description": schema.descriptions[f.name]}
+        for f in schema.arrow
+    ]
+    split_rows = [
+        {
+            "name": f.split,
+            "file": f.name,
+            "rows": sum(s.rows for s in splits[f.split]),
+            "duplicates": f.duplicates,
+        }
+        for f in files
+        if f.split is not None
+    ]
+    card = DatasetCard.from_template(
+        card_data(splits),
+        template_path=str(resource(TEMPLATE)),
+        repo_id=repo_id,
+        total_rows=sum(f.kept for f in files),
+        fields=fields,
+        splits=split_rows,
+        files=files,
+        empty_files=[f for f in files if f.split is None],
+        builder_version=version("dataset-builder"),
+        schema_version=schema.version,
+    )
+    return str(card.content)
+
+
+def _type_name(arrow_type: pa.DataType) -> str:
+    if pa.types.is_list(arrow_type):
+        return f"list of {arrow_type.value_type}"
+    return str(arrow_type)

@@ -1,0 +1,124 @@
+"""The `dataset-builder` command: a thin layer that turns library results into output and exit codes.
+
+Exit codes: 0 success or valid input, 1 invalid input or a failed run, 2 usage error (click's own).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from datasets.utils.py_utils import convert_file_size_to_int
+
+from dataset_builder.build import DEFAULT_BATCH_SIZE, DEFAULT_INPUT, DEFAULT_OUT, build, validate_dumps
+from dataset_builder.card import DEFAULT_REPO_ID
+from dataset_builder.records import DatasetError, InvalidInput
+from dataset_builder.report import FORMATS, Report
+from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES
+
+_INPUTS = click.argument(
+    "inputs", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[INPUT]..."
+)
+_FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="How to print problems: text (FILE:LINE: [rule] message), json, or github annotations.",
+)
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    try:
+        size = convert_file_size_to_int(value)
+    except ValueError as e:
+        raise click.BadParameter(f"{value!r} is not a size like 500MB or 64KiB") from e
+    if size <= 0:
+        raise click.BadParameter("must be positive")
+    return size
+
+
+def _emit(report: Report, fmt: str) -> None:
+    click.echo(report.render(fmt), err=fmt == "text" and not report.ok)
+
+
+@click.group()
+@click.version_option(package_name="dataset-builder")
+@click.option("-v", "--verbose", is_flag=True, help="Log what each stage does.")
+def cli(verbose: bool) -> None:
+    """Build, check and publish the Daily Papers dataset from text dumps of the page."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
+
+
+@cli.command("build")
+@_INPUTS
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Output folder, replaced only when the build succeeds.",
+)
+@click.option(
+    "--max-shard-size",
+    "max_shard_bytes",
+    default=f"{DEFAULT_MAX_SHARD_BYTES // 1_000_000}MB",
+    show_default=True,
+    callback=_size,
+    help="Largest Parquet shard, e.g. 500MB or 64KiB.",
+)
+@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--repo-id", default=DEFAULT_REPO_ID, show_default=True, help="Hub id shown in the card's snippet."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
+@_FORMAT
+def build_command(
+    inputs: tuple[Path, ...],
+    out: Path,
+    max_shard_bytes: int,
+    batch_size: int,
+    repo_id: str,
+    quiet: bool,
+    fmt: str,
+) -> None:
+    """Build the dataset from dumps (files, or folders of *.txt; default: dumps/) into --out."""
+    try:
+        result = build(
+            inputs or (DEFAULT_INPUT,),
+            out,
+            max_shard_bytes=max_shard_bytes,
+            batch_size=batch_size,
+            repo_id=repo_id,
+            progress=not quiet and sys.stderr.isatty(),
+        )
+    except InvalidInput as e:
+        _emit(e.report, fmt)
+        click.echo(f"Build refused: {e}", err=True)
+        sys.exit(1)
+    except DatasetError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(result.summary())
+
+
+@cli.command("validate")
+@_INPUTS
+@_FORMAT
+def validate_command(inputs: tuple[Path, ...], fmt: str) -> None:
+    """Check dumps as build would, without writing anything. Exit 1 when any problem is found."""
+    try:
+        report = validate_dumps(inputs or (DEFAULT_INPUT,))
+    except DatasetError as e:
+        raise click.ClickException(str(e)) from e
+    _emit(report, fmt)
+    sys.exit(0 if report.ok else 1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="dataset-builder")

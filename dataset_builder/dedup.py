@@ -1,0 +1,132 @@
+"""Cross-dump deduplication: the first occurrence in file-name order wins, every repeat is reported.
+
+Papers are keyed by a 64-bit hash of their normalized title (NFKC, case-folded, white space collapsed),
+so the index costs 16 bytes a paper however long the text is; the same hash, in hex, is the `paper_id`.
+A repeated title with a different abstract is a conflict: a Problem naming both places, never a pick.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from dataset_builder.records import Problem
+
+
+def title_key(title: str) -> str:
+    """The normalized form two titles must share to be the same paper."""
+    return " ".join(unicodedata.normalize("NFKC", title).casefold().split())
+
+
+def _hash64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def title_hash(title: str) -> int:
+    """64-bit hash of the normalized title; `paper_id` is its 16-digit hex form."""
+    return _hash64(title_key(title))
+
+
+def paper_id(key_hash: int) -> str:
+    """The stable identifier of a paper: the same title gives the same id on every build and machine."""
+    return f"{key_hash:016x}"
+
+
+def abstract_hash(abstract: str) -> int:
+    """64-bit hash of the abstract with white space collapsed, to tell repeats from conflicts."""
+    return _hash64(" ".join(abstract.split()))
+
+
+@dataclass
+class FileKeys:
+    """What deduplication needs of one dump: per paper, in order, its hashes and title line."""
+
+    name: str
+    titles: list[int] = field(default_factory=list)
+    abstracts: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+
+    def add(self, title: str, abstract: str, line: int) -> None:
+        self.titles.append(title_hash(title))
+        self.abstracts.append(abstract_hash(abstract))
+        self.lines.append(line)
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A removed paper and the kept first occurrence it repeats."""
+
+    file: str
+    line: int
+    paper_id: str
+    first_file: str
+    first_line: int
+
+
+@dataclass
+class FilePlan:
+    """For one dump: which papers (by position in the file) are kept, and their `also_in` lists."""
+
+    name: str
+    keep: npt.NDArray[np.bool_]
+    also_in: dict[int, list[str]]
+
+    @property
+    def kept(self) -> int:
+        return int(self.keep.sum())
+
+
+@dataclass
+class Plan:
+    files: list[FilePlan]
+    duplicates: list[Duplicate]
+    conflicts: list[Problem]
+
+
+def plan(files: Sequence[FileKeys]) -> Plan:
+    """Decide, for all dumps at once, which papers stay and where each repeat came from."""
+    if not files or not any(f.titles for f in files):
+        empty = [FilePlan(f.name, np.zeros(len(f.titles), dtype=bool), {}) for f in files]
+        return Plan(empty, [], [])
+    titles = np.concatenate([np.asarray(f.titles, dtype=np.uint64) for f in files])
+    abstracts = np.concatenate([np.asarray(f.abstracts, dtype=np.uint64) for f in files])
+    file_of = np.repeat(np.arange(len(files)), [len(f.titles) for f in files])
+    offsets = np.cumsum([0] + [len(f.titles) for f in files])
+    # np.unique's return_index is the first occurrence of each key in input (file, line) order.
+    _, first_index, group = np.unique(titles, return_index=True, return_inverse=True)
+    first = first_index[group]
+    keep = first == np.arange(len(titles))
+
+    duplicates: list[Duplicate] = []
+    conflicts: list[Problem] = []
+    also_in: list[dict[int, list[str]]] = [{} for _ in files]
+    for index in np.flatnonzero(~keep).tolist():
+        origin = int(first[index])
+        here, there = files[file_of[index]], files[file_of[origin]]
+        line = here.lines[index - offsets[file_of[index]]]
+        origin_line = there.lines[origin - offsets[file_of[origin]]]
+        if abstracts[index] != abstracts[origin]:
+            conflicts.append(
+                Problem(
+                    here.name,
+                    line,
+                    "duplicate-conflict",
+                    f"same title as {there.name}:{origin_line} but a different abstract",
+                )
+            )
+            continue
+        duplicates.append(
+            Duplicate(here.name, line, paper_id(int(titles[index])), there.name, origin_line)
+        )
+        repeats = also_in[file_of[origin]].setdefault(origin - offsets[file_of[origin]], [])
+        if here.name != there.name and here.name not in repeats:
+            repeats.append(here.name)
+    plans = [
+        FilePlan(f.name, keep[offsets[i] : offsets[i + 1]], also_in[i]) for i, f in enumerate(files)
+    ]
+    return Plan(plans, duplicates, conflicts)

@@ -1,0 +1,149 @@
+"""Lines -> papers: the blank-line and compact layouts of a Daily Papers page copy.
+
+A dump is a preamble of page UI lines (`new`, `Subscribe`, a date label, ...) and then title and abstract
+lines in turn. Blank lines are already gone (read.py), which makes the two layouts one. A line that is
+neither a known header nor part of a title/abstract pair is reported where it stands, and pairing resumes
+after it, so one stray line never shifts the records behind it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from enum import Enum
+
+from dataset_builder.records import Line, Paper, Problem
+
+# Page UI lines seen in copies of the page, compared case-folded with white space removed so that
+# `byAK and the research community` and `by AK and the research community` are one header.
+_HEADERS = frozenset(
+    "".join(text.casefold().split())
+    for text in (
+        "new",
+        "Subscribe",
+        "Daily Papers",
+        "by AK and the research community",
+        "Get trending papers in your email inbox!",
+        "Get trending papers in your email inbox once a day!",
+    )
+)
+_DATE_LABEL = re.compile(
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}(?:, \d{4})?", re.I
+)
+_SUBSCRIBE = "Subscribe"
+
+# The schema's bounds (schemas/paper.yaml) used as layout evidence: a line longer than any title is an
+# abstract, a line shorter than any abstract is a title. Lines in between are told apart by what follows.
+TITLE_MAX_CHARS = 300
+ABSTRACT_MIN_CHARS = 50
+
+
+class _Kind(Enum):
+    TITLE = "title"
+    ABSTRACT = "abstract"
+    EITHER = "either"
+
+
+def is_header(text: str) -> bool:
+    """True for a line of the page's UI rather than of a paper."""
+    return "".join(text.casefold().split()) in _HEADERS or bool(_DATE_LABEL.fullmatch(text))
+
+
+def parse(items: Iterable[Line | Problem], file: str) -> Iterator[Paper | Problem]:
+    """Pair the lines of one dump into papers; problems from reading pass through in order."""
+    found = False
+    for result in _pair(items, file):
+        found = True
+        yield result
+    if not found:
+        yield Problem(file, None, "no-papers", "no papers found, only page header or blank lines")
+
+
+def _pair(items: Iterable[Line | Problem], file: str) -> Iterator[Paper | Problem]:
+    in_preamble = True
+    title: Line | None = None
+    for item, following in _with_next(items):
+        if isinstance(item, Problem):
+            # The unreadable line may have been the pending title's abstract: drop the title with it
+            # rather than pairing it with whatever comes next.
+            title = None
+            yield item
+            continue
+        if in_preamble:
+            if is_header(item.text):
+                continue
+            in_preamble = False
+            item = _unglue_subscribe(item)
+        elif is_header(item.text):
+            yield Problem(
+                file,
+                item.number,
+                "stray-ui-line",
+                "page UI text between papers; delete the line",
+                value=item.text,
+            )
+            continue
+        kind = _kind(item.text)
+        if title is None:
+            if kind is _Kind.ABSTRACT:
+                yield Problem(
+                    file,
+                    item.number,
+                    "orphan-abstract",
+                    f"abstract-like line ({len(item.text):,} chars) with no title before it",
+                    value=item.text,
+                )
+            else:
+                title = item
+            continue
+        if kind is _Kind.TITLE or (kind is _Kind.EITHER and _is_abstract(following)):
+            yield Problem(
+                file,
+                title.number,
+                "orphan-title",
+                f"title has no abstract: line {item.number} looks like the next title",
+                value=title.text,
+            )
+            title = item
+            continue
+        yield Paper(title.text, item.text, file, title.number)
+        title = None
+    if title is not None:
+        yield Problem(
+            file,
+            title.number,
+            "orphan-title",
+            "title at the end of the file has no abstract",
+            value=title.text,
+        )
+
+
+def _with_next(items: Iterable[Line | Problem]) -> Iterator[tuple[Line | Problem, object]]:
+    """Each item with the one after it (None after the last), for one line of lookahead."""
+    previous: Line | Problem | None = None
+    for item in items:
+        if previous is not None:
+            yield previous, item
+        previous = item
+    if previous is not None:
+        yield previous, None
+
+
+def _unglue_subscribe(line: Line) -> Line:
+    """`SubscribeTop2Vec: ...` -> `Top2Vec: ...` (the compact copy glues the button to the first title)."""
+    rest = line.text.removeprefix(_SUBSCRIBE)
+    if rest != line.text and rest and not rest[0].islower():
+        return Line(line.file, line.number, rest.lstrip())
+    return line
+
+
+def _kind(text: str) -> _Kind:
+    if len(text) > TITLE_MAX_CHARS:
+        return _Kind.ABSTRACT
+    if len(text) < ABSTRACT_MIN_CHARS:
+        return _Kind.TITLE
+    return _Kind.EITHER
+
+
+def _is_abstract(item: object) -> bool:
+    return isinstance(item, Line) and not is_header(item.text) and _kind(item.text) is _Kind.ABSTRACT

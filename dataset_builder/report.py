@@ -1,0 +1,130 @@
+"""Report: what a run read, kept, removed and rejected, and every problem; rendered for people or tools.
+
+The JSON form is a stable interface (documented in README.md, pinned by tests/test_report.py): CI
+systems parse it, so fields are only ever added.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from dataset_builder.dedup import Duplicate
+from dataset_builder.records import Problem, shorten
+
+REPORT_VERSION = 1
+FORMATS = ("text", "json", "github")
+
+
+@dataclass
+class FileSummary:
+    """One dump's accounting: `read == kept + duplicates + rejected` always holds."""
+
+    name: str
+    sha256: str
+    read: int = 0
+    kept: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    split: str | None = None
+
+
+@dataclass
+class Report:
+    files: list[FileSummary] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def total(self, name: str) -> int:
+        """Sum of one count (`read`, `kept`, `duplicates`, `rejected`) over all files."""
+        return sum(getattr(f, name) for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report: see README.md, 'The JSON report'."""
+        return {
+            "version": REPORT_VERSION,
+            "valid": self.ok,
+            "counts": {
+                "files": len(self.files),
+                "read": self.total("read"),
+                "kept": self.total("kept"),
+                "duplicates": self.total("duplicates"),
+                "rejected": self.total("rejected"),
+                "problems": len(self.problems),
+            },
+            "files": [
+                {
+                    "file": f.name,
+                    "sha256": f.sha256,
+                    "split": f.split,
+                    "read": f.read,
+                    "kept": f.kept,
+                    "duplicates": f.duplicates,
+                    "rejected": f.rejected,
+                }
+                for f in self.files
+            ],
+            "problems": [
+                {
+                    "file": p.file,
+                    "line": p.line,
+                    "column": p.column,
+                    "rule": p.rule,
+                    "message": p.message,
+                    "value": p.value,
+                }
+                for p in self.problems
+            ],
+            "duplicates": [
+                {
+                    "file": d.file,
+                    "line": d.line,
+                    "paper_id": d.paper_id,
+                    "first_file": d.first_file,
+                    "first_line": d.first_line,
+                }
+                for d in self.duplicates
+            ],
+        }
+
+    def summary(self) -> str:
+        """One line for a validate run, one paragraph's worth of counts."""
+        return (
+            f"{len(self.files)} file(s), {self.total('read')} papers read, "
+            f"{self.total('kept')} kept, {self.total('duplicates')} duplicates removed, "
+            f"{len(self.problems)} problem(s)"
+        )
+
+    def render(self, fmt: str) -> str:
+        """The report as `text` (FILE:LINE: [rule] message), `json`, or `github` workflow commands."""
+        if fmt == "json":
+            return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        if fmt == "github":
+            lines = [_github(p) for p in self.problems]
+            lines.append(("::error::" if self.problems else "::notice::") + self.summary())
+            return "\n".join(lines)
+        return "\n".join([*(str(p) for p in self.problems), self.summary()])
+
+
+def _github(problem: Problem) -> str:
+    """A GitHub Actions `::error` command; properties and message escaped as the runner expects."""
+    props = [f"file={_escape(problem.file, prop=True)}"]
+    if problem.line is not None:
+        props.append(f"line={problem.line}")
+    if problem.column is not None:
+        props.append(f"col={problem.column}")
+    props.append(f"title={_escape(problem.rule, prop=True)}")
+    message = problem.message + (f" ({shorten(problem.value)})" if problem.value else "")
+    return f"::error {','.join(props)}::{_escape(message)}"
+
+
+def _escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text

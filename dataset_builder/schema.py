@@ -1,0 +1,91 @@
+"""The paper schema from `schemas/paper.yaml`, as pandera validation and as the one Arrow schema.
+
+Every batch a build validates and every shard it writes uses `paper_schema().arrow`, derived from the
+YAML rather than inferred from data, so `build`, `validate` and the shards cannot disagree.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import pandera.errors
+import pandera.polars
+import polars as pl
+import pyarrow as pa
+import yaml
+
+from dataset_builder.records import DatasetError, Problem
+from dataset_builder.resources import resource
+
+SCHEMA_PATH = "schemas/paper.yaml"
+# The polars dtypes the YAML may use, as the Arrow types `datasets` maps to exact features.
+_ARROW_TYPES = {
+    "String": pa.string(),
+    "Int32": pa.int32(),
+    "Int64": pa.int64(),
+    "List(String)": pa.list_(pa.string()),
+}
+# Short rule names for pandera's checks: `title-length`, `paper_id-pattern`, ...
+_RULES = {
+    "str_length": "length",
+    "str_matches": "pattern",
+    "greater_than_or_equal_to": "min",
+    "less_than_or_equal_to": "max",
+    "field_uniqueness": "unique",
+    "not_nullable": "null",
+}
+
+
+@dataclass(frozen=True)
+class PaperSchema:
+    version: str
+    pandera: pandera.polars.DataFrameSchema
+    arrow: pa.Schema
+    descriptions: dict[str, str]
+
+
+@functools.cache
+def paper_schema() -> PaperSchema:
+    """Load the schema once per process."""
+    text = resource(SCHEMA_PATH).read_text(encoding="utf-8")
+    spec = yaml.safe_load(text)
+    schema = pandera.polars.DataFrameSchema.from_yaml(text)
+    fields = []
+    for name, column in spec["columns"].items():
+        dtype = str(column["dtype"])
+        if dtype not in _ARROW_TYPES:
+            raise DatasetError(f"{SCHEMA_PATH}: column {name}: unsupported dtype {dtype}")
+        fields.append(pa.field(name, _ARROW_TYPES[dtype], nullable=False))
+    descriptions = {name: str(c.get("description", "")) for name, c in spec["columns"].items()}
+    return PaperSchema(str(spec["version"]), schema, pa.schema(fields), descriptions)
+
+
+def check(table: pa.Table) -> list[Problem]:
+    """Validate a batch lazily and return one Problem per failing value, located by file and line."""
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    try:
+        paper_schema().pandera.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        return _problems(frame, errors.failure_cases)
+    return []
+
+
+def _problems(frame: pl.DataFrame, failures: pl.DataFrame) -> list[Problem]:
+    files = frame["source_file"]
+    lines = frame["source_line"]
+    problems = []
+    for case in failures.iter_rows(named=True):
+        index, column, check_name = case["index"], case["column"], str(case["check"])
+        short = _RULES.get(check_name.split("(")[0], check_name.split("(")[0])
+        problems.append(
+            Problem(
+                files[index] if index is not None else "",
+                int(lines[index]) if index is not None else None,
+                f"{column}-{short}",
+                f"{column} fails {check_name}",
+                value="" if case["failure_case"] is None else str(case["failure_case"]),
+            )
+        )
+    return sorted(problems, key=lambda p: (p.file, p.line or 0))

@@ -1,0 +1,155 @@
+"""Arrow batches -> Parquet shards of one split, in the layout and with the settings `push_to_hub` uses.
+
+Rows are cut into row groups by their own size, never by how they arrived, so the same rows give the
+same bytes whatever the batch size; a shard is closed before a row group would take it past the cap.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from datasets import config as datasets_config
+
+# push_to_hub's defaults (datasets.config): 500 MB shards, content-defined chunking so that the Hub's
+# storage only re-uploads changed chunks, and a page index for readers that skip pages.
+DEFAULT_MAX_SHARD_BYTES = 500 * 1000 * 1000
+CDC_OPTIONS: dict[str, int] = dict(datasets_config.DEFAULT_CDC_OPTIONS)
+# Row groups far below the dataset viewer's limit: a viewer page reads one row group.
+ROW_GROUP_BYTES = 32 * 1024 * 1024
+SHARD_DIR = "data"
+
+
+def hub_schema(arrow: pa.Schema) -> pa.Schema:
+    """The Arrow schema as `datasets` writes it: with the `huggingface` features metadata."""
+    schema: pa.Schema = datasets.Features.from_arrow_schema(arrow).arrow_schema
+    return schema
+
+
+def shard_path(split: str, index: int, count: int) -> str:
+    """`data/{split}-{index:05d}-of-{count:05d}.parquet`, relative to the dataset root."""
+    return f"{SHARD_DIR}/{split}-{index:05d}-of-{count:05d}.parquet"
+
+
+@dataclass(frozen=True)
+class Shard:
+    path: str
+    rows: int
+    num_bytes: int
+    size: int
+
+
+class SplitWriter:
+    """Writes one split incrementally: `write` batches in order, then `close` for the shard list."""
+
+    def __init__(
+        self, root: Path, split: str, schema: pa.Schema, max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES
+    ) -> None:
+        self.root = root
+        self.split = split
+        self.schema = hub_schema(schema)
+        self.max_shard_bytes = max_shard_bytes
+        self.row_group_bytes = max(1, min(ROW_GROUP_BYTES, max_shard_bytes // 4))
+        self._pending: list[pa.Table] = []
+        self._pending_bytes = 0
+        self._parts: list[Path] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._sink: pa.OSFile | None = None
+        self._compression = 1.0  # compressed / uncompressed bytes of the last row group
+
+    def write(self, table: pa.Table) -> None:
+        """Buffer rows and write every full row group."""
+        if table.num_rows == 0:
+            return
+        self._pending.append(table.cast(self.schema))
+        self._pending_bytes += _text_bytes(table)
+        if self._pending_bytes >= self.row_group_bytes:
+            self._flush(final=False)
+
+    def close(self) -> list[Shard]:
+        """Write what is left, close the last shard and give the shards their final names."""
+        self._flush(final=True)
+        self._close_shard()
+        shards = []
+        for index, part in enumerate(self._parts):
+            final = self.root / shard_path(self.split, index, len(self._parts))
+            part.rename(final)
+            meta = pq.read_metadata(final)
+            num_bytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+            shards.append(
+                Shard(final.relative_to(self.root).as_posix(), meta.num_rows, num_bytes, final.stat().st_size)
+            )
+        return shards
+
+    def _flush(self, final: bool) -> None:
+        """Write the buffered rows as row groups of `row_group_bytes`; keep a partial one unless final."""
+        if not self._pending:
+            return
+        rows = pa.concat_tables(self._pending).combine_chunks()
+        sizes = np.cumsum(_row_bytes(rows))
+        start, consumed = 0, 0
+        while start < rows.num_rows:
+            end = int(np.searchsorted(sizes, consumed + self.row_group_bytes, side="right"))
+            end = max(end, start + 1)
+            if end == rows.num_rows and not final and sizes[-1] - consumed < self.row_group_bytes:
+                break
+            self._write_group(rows.slice(start, end - start), int(sizes[end - 1]) - consumed)
+            start, consumed = end, int(sizes[end - 1])
+        self._pending = [rows.slice(start)] if start < rows.num_rows else []
+        self._pending_bytes = int(sizes[-1]) - consumed
+
+    def _write_group(self, group: pa.Table, text_bytes: int) -> None:
+        expected = text_bytes * self._compression
+        if self._sink is not None and self._sink.tell() + expected > self.max_shard_bytes:
+            self._close_shard()
+        if self._writer is None:
+            self._open_shard()
+        assert self._writer is not None and self._sink is not None
+        before = self._sink.tell()
+        self._writer.write_table(group, row_group_size=group.num_rows)
+        written = self._sink.tell() - before
+        if text_bytes:
+            self._compression = written / text_bytes
+
+    def _open_shard(self) -> None:
+        part = self.root / SHARD_DIR / f"{self.split}-{len(self._parts):05d}.parquet.partial"
+        part.parent.mkdir(parents=True, exist_ok=True)
+        self._parts.append(part)
+        self._sink = pa.OSFile(str(part), "wb")
+        self._writer = pq.ParquetWriter(
+            self._sink,
+            self.schema,
+            compression="zstd",
+            write_page_index=True,
+            use_content_defined_chunking=CDC_OPTIONS,
+        )
+        self._writer.add_key_value_metadata({"content_defined_chunking": json.dumps(CDC_OPTIONS)})
+
+    def _close_shard(self) -> None:
+        if self._writer is not None and self._sink is not None:
+            self._writer.close()
+            self._sink.close()
+        self._writer = self._sink = None
+
+
+def _row_bytes(table: pa.Table) -> np.ndarray:
+    """Approximate uncompressed size of each row: its string bytes plus fixed-width fields."""
+    total = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.columns:
+        if pa.types.is_string(column.type):
+            total += pc.binary_length(column).to_numpy(zero_copy_only=False)
+        elif pa.types.is_list(column.type):
+            total += 8 * pc.list_value_length(column).to_numpy(zero_copy_only=False)
+        else:
+            total += column.type.byte_width
+    return total
+
+
+def _text_bytes(table: pa.Table) -> int:
+    return int(_row_bytes(table).sum())
