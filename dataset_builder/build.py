@@ -94,9 +94,7 @@ class _Scan:
     plan: dedup.Plan
 
 
-def validate_dumps(
-    inputs: Iterable[Path] = (DEFAULT_INPUT,), batch_size: int = DEFAULT_BATCH_SIZE
-) -> Report:
+def validate_dumps(inputs: Iterable[Path] = (DEFAULT_INPUT,), batch_size: int = DEFAULT_BATCH_SIZE) -> Report:
     """Check dumps as `build` would, without writing anything; every problem is in the report."""
     return _scan(find_dumps(inputs), batch_size, progress=False).report
 
@@ -296,4 +294,3 @@ def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
-

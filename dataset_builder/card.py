@@ -62,8 +62,7 @@ def card_data(splits: Mapping[str, Sequence[Shard]]) -> DatasetCardData:
             {
                 "config_name": "default",
                 "data_files": [
-                    {"split": name, "path": [s.path for s in shards]}
-                    for name, shards in splits.items()
+                    {"split": name, "path": [s.path for s in shards]} for name, shards in splits.items()
                 ],
             }
         ],

@@ -33,7 +33,7 @@ _FORMAT = click.option(
 
 def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     try:
-        size = convert_file_size_to_int(value)
+        size = int(convert_file_size_to_int(value))
     except ValueError as e:
         raise click.BadParameter(f"{value!r} is not a size like 500MB or 64KiB") from e
     if size <= 0:

@@ -107,9 +107,11 @@ def plan(files: Sequence[FileKeys]) -> Plan:
     also_in: list[dict[int, list[str]]] = [{} for _ in files]
     for index in np.flatnonzero(~keep).tolist():
         origin = int(first[index])
-        here, there = files[file_of[index]], files[file_of[origin]]
-        line = here.lines[index - offsets[file_of[index]]]
-        origin_line = there.lines[origin - offsets[file_of[origin]]]
+        here_file, origin_file = int(file_of[index]), int(file_of[origin])
+        here, there = files[here_file], files[origin_file]
+        line = here.lines[index - int(offsets[here_file])]
+        origin_position = origin - int(offsets[origin_file])
+        origin_line = there.lines[origin_position]
         if abstracts[index] != abstracts[origin]:
             conflicts.append(
                 Problem(
@@ -120,13 +122,10 @@ def plan(files: Sequence[FileKeys]) -> Plan:
                 )
             )
             continue
-        duplicates.append(
-            Duplicate(here.name, line, paper_id(int(titles[index])), there.name, origin_line)
-        )
-        repeats = also_in[file_of[origin]].setdefault(origin - offsets[file_of[origin]], [])
-        if here.name != there.name and here.name not in repeats:
-            repeats.append(here.name)
-    plans = [
-        FilePlan(f.name, keep[offsets[i] : offsets[i + 1]], also_in[i]) for i, f in enumerate(files)
-    ]
+        duplicates.append(Duplicate(here.name, line, paper_id(int(titles[index])), there.name, origin_line))
+        if here_file != origin_file:
+            repeats = also_in[origin_file].setdefault(origin_position, [])
+            if here.name not in repeats:
+                repeats.append(here.name)
+    plans = [FilePlan(f.name, keep[offsets[i] : offsets[i + 1]], also_in[i]) for i, f in enumerate(files)]
     return Plan(plans, duplicates, conflicts)

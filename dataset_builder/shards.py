@@ -24,6 +24,8 @@ CDC_OPTIONS: dict[str, int] = dict(datasets_config.DEFAULT_CDC_OPTIONS)
 # Row groups far below the dataset viewer's limit: a viewer page reads one row group.
 ROW_GROUP_BYTES = 32 * 1024 * 1024
 SHARD_DIR = "data"
+_LONG_TEXT = {"title", "abstract"}
+_FOOTER_PER_GROUP_GUESS = 2048
 
 
 def hub_schema(arrow: pa.Schema) -> pa.Schema:
@@ -55,13 +57,17 @@ class SplitWriter:
         self.split = split
         self.schema = hub_schema(schema)
         self.max_shard_bytes = max_shard_bytes
-        self.row_group_bytes = max(1, min(ROW_GROUP_BYTES, max_shard_bytes // 4))
+        self.row_group_bytes = min(ROW_GROUP_BYTES, max_shard_bytes)
         self._pending: list[pa.Table] = []
         self._pending_bytes = 0
         self._parts: list[Path] = []
         self._writer: pq.ParquetWriter | None = None
         self._sink: pa.OSFile | None = None
-        self._compression = 1.0  # compressed / uncompressed bytes of the last row group
+        # Size predictions for the cap: compressed / uncompressed bytes of the last row group, and
+        # the footer bytes each row group adds at close (learned when a shard closes).
+        self._compression = 1.0
+        self._footer_per_group = _FOOTER_PER_GROUP_GUESS
+        self._groups = 0
 
     def write(self, table: pa.Table) -> None:
         """Buffer rows and write every full row group."""
@@ -105,7 +111,7 @@ class SplitWriter:
         self._pending_bytes = int(sizes[-1]) - consumed
 
     def _write_group(self, group: pa.Table, text_bytes: int) -> None:
-        expected = text_bytes * self._compression
+        expected = text_bytes * self._compression + (self._groups + 1) * self._footer_per_group
         if self._sink is not None and self._sink.tell() + expected > self.max_shard_bytes:
             self._close_shard()
         if self._writer is None:
@@ -113,6 +119,7 @@ class SplitWriter:
         assert self._writer is not None and self._sink is not None
         before = self._sink.tell()
         self._writer.write_table(group, row_group_size=group.num_rows)
+        self._groups += 1
         written = self._sink.tell() - before
         if text_bytes:
             self._compression = written / text_bytes
@@ -128,14 +135,20 @@ class SplitWriter:
             compression="zstd",
             write_page_index=True,
             use_content_defined_chunking=CDC_OPTIONS,
+            # Min/max statistics of long text help no reader and would make every row group's
+            # footer entry (and the page index) kilobytes long.
+            write_statistics=[f.name for f in self.schema if f.name not in _LONG_TEXT],
         )
         self._writer.add_key_value_metadata({"content_defined_chunking": json.dumps(CDC_OPTIONS)})
 
     def _close_shard(self) -> None:
         if self._writer is not None and self._sink is not None:
+            before = self._sink.tell()
             self._writer.close()
+            self._footer_per_group = (self._sink.tell() - before) / max(self._groups, 1)
             self._sink.close()
         self._writer = self._sink = None
+        self._groups = 0
 
 
 def _row_bytes(table: pa.Table) -> np.ndarray:
