@@ -1,0 +1,59 @@
+"""Shared fixtures: dumps written from inline text, and one build of the bundled dumps per session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+# No network in tests: the Hub client and datasets must never try to reach huggingface.co.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from dataset_builder.build import BuildResult, build
+
+ROOT = Path(__file__).resolve().parent.parent
+DUMPS = ROOT / "dumps"
+SPLIT_ROWS = {
+    "000_83255905406594dc": 59,
+    "001_1bef2119a8aaeb71": 48,
+    "002_0d31b342de0764be": 71,
+    "003_0d03a03f8f3c5cf7": 228,
+    "004_7bd83784e7eba939": 190,
+}
+
+WriteDump = Callable[..., Path]
+
+
+def abstract(topic: str) -> str:
+    """A plausible abstract about `topic`, longer than any title can be (like every real one)."""
+    return (
+        f"We study {topic} in depth. Our method improves on strong baselines across several "
+        f"benchmarks while using less compute than earlier approaches. We analyse where the gains "
+        f"come from, discuss the limits of the evaluation, and release code and data so that "
+        f"others can build on {topic} and compare their own methods against ours."
+    )
+
+
+@pytest.fixture
+def write_dump(tmp_path: Path) -> WriteDump:
+    """Write a dump file from lines (joined by `sep`) or raw bytes; returns its path."""
+    folder = tmp_path / "dumps"
+    folder.mkdir(exist_ok=True)
+
+    def write(name: str, content: list[str] | bytes, sep: str = "\n") -> Path:
+        path = folder / name
+        data = content if isinstance(content, bytes) else sep.join(content).encode("utf-8")
+        path.write_bytes(data)
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
+    """The bundled dumps built once for the whole session (read-only for tests)."""
+    out = tmp_path_factory.mktemp("build") / "dist"
+    return build([DUMPS], out)

@@ -1,0 +1,147 @@
+"""build.py: the bundled dumps end to end, read back with the real datasets library."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import datasets
+import pytest
+from conftest import DUMPS, SPLIT_ROWS, WriteDump, abstract
+
+from dataset_builder.build import BuildResult, build, find_dumps, split_name
+from dataset_builder.records import DatasetError, InvalidInput
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_load_dataset_reads_five_splits_with_declared_features(built: BuildResult, tmp_path: Path) -> None:
+    dataset = datasets.load_dataset(str(built.out), cache_dir=str(tmp_path))
+    assert {name: split.num_rows for name, split in dataset.items()} == SPLIT_ROWS
+    features = dataset["000_83255905406594dc"].features
+    assert features["also_in"] == datasets.List(datasets.Value("string"))
+    assert features["source_line"] == datasets.Value("int32")
+    assert list(features) == ["paper_id", "title", "abstract", "source_file", "source_line", "also_in"]
+
+
+def test_parquet_loader_reads_the_shards_without_the_card(built: BuildResult, tmp_path: Path) -> None:
+    data_files = {name: [str(built.out / s.path) for s in shards] for name, shards in built.splits.items()}
+    dataset = datasets.load_dataset("parquet", data_files=data_files, cache_dir=str(tmp_path))
+    assert {name: split.num_rows for name, split in dataset.items()} == SPLIT_ROWS
+    assert dataset["001_1bef2119a8aaeb71"].features["also_in"] == datasets.List(datasets.Value("string"))
+
+
+def test_every_paper_is_kept_or_reported_as_a_duplicate(built: BuildResult) -> None:
+    report = built.report
+    assert report.total("read") == 642 and report.total("kept") == 596
+    assert report.total("read") == report.total("kept") + report.total("duplicates") + report.total(
+        "rejected"
+    )
+    assert len(report.duplicates) == 46
+
+
+def test_rows_keep_input_order_source_lines_and_also_in(built: BuildResult, tmp_path: Path) -> None:
+    dataset = datasets.load_dataset(str(built.out), cache_dir=str(tmp_path))
+    first = dataset["003_0d03a03f8f3c5cf7"][0]
+    assert first["title"] == "Top2Vec: Distributed Representations of Topics"
+    assert (first["source_file"], first["source_line"]) == ("003_0d03a03f8f3c5cf7.txt", 3)
+    lines = dataset["000_83255905406594dc"]["source_line"]
+    assert lines == sorted(lines)
+    repeated = {d.first_file for d in built.report.duplicates}
+    also_in = [row["also_in"] for split in dataset.values() for row in split if row["also_in"]]
+    assert also_in and all(f.endswith(".txt") for files in also_in for f in files)
+    assert "000_83255905406594dc.txt" in repeated
+    ids = [i for split in dataset.values() for i in split["paper_id"]]
+    assert len(ids) == len(set(ids)) == 596
+
+
+def test_same_dumps_give_byte_identical_output(built: BuildResult, tmp_path: Path) -> None:
+    again = build([DUMPS], tmp_path / "again", batch_size=37)
+    assert tree(again.out) == tree(built.out)
+    card = (built.out / "README.md").read_text()
+    assert str(tmp_path) not in card and str(DUMPS) not in card
+
+
+def test_a_dump_of_only_repeats_gets_no_split_and_is_reported(write_dump: WriteDump, tmp_path: Path) -> None:
+    write_dump("a.txt", ["Alpha", abstract("alpha"), "Beta", abstract("beta")])
+    write_dump("b.txt", ["Beta", abstract("beta")])
+    result = build([tmp_path / "dumps"], tmp_path / "out")
+    assert list(result.splits) == ["a"]
+    assert [(f.name, f.split, f.duplicates) for f in result.report.files] == [
+        ("a.txt", "a", 0),
+        ("b.txt", None, 1),
+    ]
+    assert "No split for b.txt" in result.summary()
+    assert "`b.txt`: 1 papers, all duplicates" in (result.out / "README.md").read_text()
+    dataset = datasets.load_dataset(str(result.out), cache_dir=str(tmp_path / "cache"))
+    assert dataset["a"]["also_in"] == [[], ["b.txt"]]
+
+
+def test_split_names_follow_the_datasets_rule() -> None:
+    assert split_name("000_83255905406594dc.txt") == "000_83255905406594dc"
+    assert split_name("2024-03-12 copy.txt") == "2024_03_12_copy"
+
+
+def test_files_that_give_the_same_split_name_are_an_error(write_dump: WriteDump, tmp_path: Path) -> None:
+    write_dump("2024-03-12.txt", ["Alpha", abstract("alpha")])
+    write_dump("2024_03_12.txt", ["Beta", abstract("beta")])
+    with pytest.raises(InvalidInput) as caught:
+        build([tmp_path / "dumps"], tmp_path / "out")
+    [problem] = caught.value.report.problems
+    assert problem.rule == "split-collision" and problem.file == "2024_03_12.txt"
+    assert "2024-03-12.txt" in problem.message
+    assert not (tmp_path / "out").exists()
+
+
+def test_invalid_input_leaves_the_previous_output_as_it_was(
+    built: BuildResult, write_dump: WriteDump, tmp_path: Path
+) -> None:
+    out = tmp_path / "dist"
+    build([DUMPS], out)
+    before = tree(out)
+    write_dump("bad.txt", ["Alpha", "too short"])
+    with pytest.raises(InvalidInput) as caught:
+        build([tmp_path / "dumps"], out)
+    assert [(p.file, p.line, p.rule) for p in caught.value.report.problems] == [
+        ("bad.txt", 1, "orphan-title"),
+        ("bad.txt", 2, "orphan-title"),
+    ]
+    assert tree(out) == before
+
+
+def test_a_failure_while_writing_leaves_the_previous_output_and_no_debris(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    out = tmp_path / "dist"
+    build([DUMPS], out)
+    before = tree(out)
+
+    def broken_card(*args: object, **kwargs: object) -> str:
+        raise OSError("disk full")
+
+    # The module, not the `build` function that dataset_builder re-exports under the same name.
+    monkeypatch.setattr(importlib.import_module("dataset_builder.build"), "render_card", broken_card)
+    with pytest.raises(OSError, match="disk full"):
+        build([DUMPS], out)
+    assert tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_build(tmp_path: Path) -> None:
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(DatasetError, match="does not look like a build output"):
+        build([DUMPS], out)
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_find_dumps_takes_files_and_folders_in_name_order(tmp_path: Path) -> None:
+    files = find_dumps([DUMPS / "004_7bd83784e7eba939.txt", DUMPS])
+    assert [f.name for f in files] == sorted(f.name for f in DUMPS.glob("*.txt"))
+    with pytest.raises(DatasetError, match="no such file"):
+        find_dumps([tmp_path / "missing"])
+    with pytest.raises(DatasetError, match=r"no \*\.txt"):
+        find_dumps([tmp_path])

@@ -1,0 +1,53 @@
+"""card.py: the card's YAML is what the Hub and datasets read, and agrees with the shards."""
+
+from __future__ import annotations
+
+import yaml
+from conftest import SPLIT_ROWS
+from huggingface_hub import DatasetCard
+
+from dataset_builder.build import BuildResult
+from dataset_builder.card import size_category
+
+
+def test_card_loads_with_huggingface_hub_and_matches_the_shards(built: BuildResult) -> None:
+    card = DatasetCard.load(built.out / "README.md")
+    data = card.data.to_dict()
+    assert data["license"] == "other" and data["language"] == ["en"]
+    assert data["size_categories"] == ["n<1K"] and data["pretty_name"]
+    [config] = data["configs"]
+    files = {entry["split"]: entry["path"] for entry in config["data_files"]}
+    assert set(files) == set(SPLIT_ROWS)
+    for split, paths in files.items():
+        assert paths == [s.path for s in built.splits[split]]
+        assert all((built.out / p).is_file() for p in paths)
+    info = data["dataset_info"]
+    assert {s["name"]: s["num_examples"] for s in info["splits"]} == SPLIT_ROWS
+    assert info["download_size"] == sum(p.stat().st_size for p in (built.out / "data").iterdir())
+    assert {"name": "also_in", "list": "string"} in info["features"]
+    assert {"name": "source_line", "dtype": "int32"} in info["features"]
+
+
+def test_yaml_is_plain_data_safe_to_load(built: BuildResult) -> None:
+    text = (built.out / "README.md").read_text()
+    assert text.startswith("---\n")
+    front = yaml.safe_load(text.split("---\n")[1])
+    assert front["configs"][0]["config_name"] == "default"
+
+
+def test_body_documents_fields_splits_and_provenance(built: BuildResult) -> None:
+    body = DatasetCard.load(built.out / "README.md").text
+    for column in ("paper_id", "title", "abstract", "source_file", "source_line", "also_in"):
+        assert f"| `{column}` |" in body
+    for summary in built.report.files:
+        assert summary.sha256 in body and f"`{summary.name}`" in body
+    assert "load_dataset(" in body and "schema 1." in body
+
+
+def test_size_categories() -> None:
+    assert [size_category(n) for n in (0, 999, 1000, 250_000)] == [
+        "n<1K",
+        "n<1K",
+        "1K<n<10K",
+        "100K<n<1M",
+    ]

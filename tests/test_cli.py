@@ -1,0 +1,52 @@
+"""cli.py: commands, output and exit codes (0 ok, 1 invalid input or failure, 2 usage)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+from conftest import DUMPS, WriteDump, abstract
+
+from dataset_builder.cli import cli
+
+
+def test_build_writes_dist_and_prints_a_summary(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["build", str(DUMPS), "--out", str(tmp_path / "dist"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "Read 642 papers from 5 dump(s); removed 46 duplicates; wrote 596 rows" in result.output
+    assert (tmp_path / "dist" / "README.md").is_file()
+
+
+def test_build_refuses_invalid_input_with_the_report_and_exit_1(
+    write_dump: WriteDump, tmp_path: Path
+) -> None:
+    write_dump("bad.txt", ["Alpha", abstract("alpha"), "Subscribe", "Beta", abstract("beta")])
+    result = CliRunner().invoke(cli, ["build", str(tmp_path / "dumps"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "bad.txt:3: [stray-ui-line]" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_validate_exit_codes(write_dump: WriteDump, tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["validate", str(DUMPS)])
+    assert ok.exit_code == 0 and "0 problem(s)" in ok.output
+    write_dump("bad.txt", ["Alpha"])
+    bad = runner.invoke(cli, ["validate", str(tmp_path / "dumps")])
+    assert bad.exit_code == 1 and "bad.txt:1: [orphan-title]" in bad.output
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["build", "--max-shard-size", "lots"]).exit_code == 2
+    assert runner.invoke(cli, ["validate", str(tmp_path / "missing.txt")]).exit_code == 2
+    assert runner.invoke(cli, ["validate", "--format", "xml"]).exit_code == 2
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dataset_builder", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "build" in result.stdout and "validate" in result.stdout

@@ -1,0 +1,118 @@
+"""parse.py: both page layouts, the variations a browser copy brings, and what cannot be paired."""
+
+from __future__ import annotations
+
+from conftest import abstract
+
+from dataset_builder.parse import ABSTRACT_MIN_CHARS, TITLE_MAX_CHARS, parse
+from dataset_builder.records import Line, Paper, Problem
+from dataset_builder.schema import paper_schema
+
+
+def run(texts: list[str], blank_lines: bool = False) -> list[Paper | Problem]:
+    """Parse `texts` as consecutive lines (every other line blank with blank_lines, as in 000-002)."""
+    step = 2 if blank_lines else 1
+    lines = [Line("d.txt", 1 + i * step, text) for i, text in enumerate(texts)]
+    return list(parse(lines, "d.txt"))
+
+
+def papers(results: list[Paper | Problem]) -> list[tuple[str, int]]:
+    return [(r.title, r.line) for r in results if isinstance(r, Paper)]
+
+
+def problems(results: list[Paper | Problem]) -> list[tuple[str, int | None]]:
+    return [(r.rule, r.line) for r in results if isinstance(r, Problem)]
+
+
+def test_blank_line_layout_with_full_header() -> None:
+    header = ["new", "Get trending papers in your email inbox!", "Subscribe", "Daily Papers"]
+    header += ["byAK and the research community", "Mar 12"]
+    results = run([*header, "Alpha", abstract("alpha"), "Beta", abstract("beta")], blank_lines=True)
+    assert papers(results) == [("Alpha", 13), ("Beta", 17)]
+    assert problems(results) == []
+    first = results[0]
+    assert isinstance(first, Paper) and first.abstract == abstract("alpha") and first.source == "d.txt"
+
+
+def test_compact_layout_with_subscribe_glued_to_the_first_title() -> None:
+    header = ["Get trending papers in your email inbox once a day!"]
+    header += ["Get trending papers in your email inbox!"]
+    texts = [*header, "SubscribeTop2Vec: Topics", abstract("topics"), "Beta", abstract("beta")]
+    assert papers(run(texts)) == [("Top2Vec: Topics", 3), ("Beta", 5)]
+
+
+def test_missing_extra_and_respelled_headers_are_tolerated() -> None:
+    for header in (
+        [],
+        ["Subscribe"],
+        ["new", "by AK and the research community", "Aug 1", "Daily Papers", "new"],
+        ["SUBSCRIBE", "Dec. 3, 2024"],
+    ):
+        assert papers(run([*header, "Alpha", abstract("alpha")])) == [("Alpha", len(header) + 1)]
+
+
+def test_a_title_that_starts_with_subscribe_is_not_cut() -> None:
+    assert papers(run(["Subscriber churn models", abstract("churn")])) == [("Subscriber churn models", 1)]
+
+
+def test_orphan_title_before_a_short_title_is_reported_and_the_rest_pairs() -> None:
+    results = run(["Alpha", "Beta", abstract("beta"), "Gamma", abstract("gamma")])
+    assert problems(results) == [("orphan-title", 1)]
+    assert papers(results) == [("Beta", 2), ("Gamma", 4)]
+
+
+def test_orphan_title_before_a_long_title_is_found_by_looking_ahead() -> None:
+    long_title = "A title long enough to be taken for a short abstract if read alone"
+    assert ABSTRACT_MIN_CHARS <= len(long_title) <= TITLE_MAX_CHARS
+    results = run(["Alpha", long_title, abstract("beta")])
+    assert problems(results) == [("orphan-title", 1)]
+    assert papers(results) == [(long_title, 2)]
+
+
+def test_a_short_abstract_followed_by_a_title_still_pairs() -> None:
+    short = "A short abstract of sixty or so characters, but still fine."
+    results = run(["Alpha", short, "Beta", abstract("beta")])
+    assert problems(results) == []
+    assert papers(results) == [("Alpha", 1), ("Beta", 3)]
+
+
+def test_orphan_title_at_end_of_file() -> None:
+    results = run(["Alpha", abstract("alpha"), "Dangling"])
+    assert problems(results) == [("orphan-title", 3)]
+    assert papers(results) == [("Alpha", 1)]
+
+
+def test_abstract_without_a_title_is_reported() -> None:
+    results = run(["Alpha", abstract("alpha"), abstract("nothing") * 3, "Beta", abstract("beta")])
+    assert problems(results) == [("orphan-abstract", 3)]
+    assert papers(results) == [("Alpha", 1), ("Beta", 4)]
+
+
+def test_stray_ui_line_mid_file_is_reported_without_shifting_records() -> None:
+    texts = ["Alpha", abstract("alpha"), "Subscribe", "Beta", "new", abstract("beta"), "Gamma"]
+    texts.append(abstract("gamma"))
+    results = run(texts, blank_lines=True)
+    assert problems(results) == [("stray-ui-line", 5), ("stray-ui-line", 9)]
+    assert papers(results) == [("Alpha", 1), ("Beta", 7), ("Gamma", 13)]
+    beta = [r for r in results if isinstance(r, Paper)][1]
+    assert beta.abstract == abstract("beta")
+
+
+def test_header_only_and_empty_input_have_no_papers() -> None:
+    for texts in (["new", "Subscribe", "Daily Papers"], []):
+        results = run(texts)
+        assert problems(results) == [("no-papers", None)]
+
+
+def test_read_problems_pass_through_and_drop_the_pending_title() -> None:
+    bad = Problem("d.txt", 2, "not-utf8", "byte 0xE9 is not UTF-8")
+    items = [Line("d.txt", 1, "Alpha"), bad, Line("d.txt", 3, "Beta"), Line("d.txt", 4, abstract("b"))]
+    results = list(parse(items, "d.txt"))
+    assert results[0] is bad
+    assert papers(results) == [("Beta", 3)]
+
+
+def test_layout_bounds_agree_with_the_schema() -> None:
+    checks = paper_schema().pandera.columns
+    assert checks["title"].checks[0].statistics["max_value"] == TITLE_MAX_CHARS
+    assert checks["abstract"].checks[0].statistics["min_value"] == ABSTRACT_MIN_CHARS

@@ -1,0 +1,76 @@
+"""read.py: line endings, encodings and hostile files become clean lines or located problems."""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+
+from conftest import WriteDump
+
+from dataset_builder.read import MAX_LINE_CHARS, read_dump
+from dataset_builder.records import Line, Problem
+
+
+def lines_of(path) -> list[Line | Problem]:
+    return list(read_dump(path))
+
+
+def test_crlf_cr_and_lf_give_the_same_numbered_lines(write_dump: WriteDump) -> None:
+    texts = ["Title one", "", "An abstract line"]
+    endings = ["\r\n", "\r", "\n"]
+    results = [lines_of(write_dump(f"d{i}.txt", texts, sep=sep)) for i, sep in enumerate(endings)]
+    assert len(results) == 3
+    expected = [(1, "Title one"), (3, "An abstract line")]
+    for result in results:
+        assert [(line.number, line.text) for line in result] == expected
+
+
+def test_bom_blank_lines_and_surrounding_white_space_are_dropped(write_dump: WriteDump) -> None:
+    path = write_dump("d.txt", b"\xef\xbb\xbfnew\n\n   \n\tTitle  \t\nAbstract \n")
+    result = lines_of(path)
+    assert [(line.number, line.text) for line in result] == [(1, "new"), (4, "Title"), (5, "Abstract")]
+
+
+def test_decomposed_unicode_is_normalized_to_nfc(write_dump: WriteDump) -> None:
+    decomposed = unicodedata.normalize("NFD", "Café résumé")
+    [line] = lines_of(write_dump("d.txt", [decomposed]))
+    assert isinstance(line, Line)
+    assert line.text == "Café résumé" and unicodedata.is_normalized("NFC", line.text)
+
+
+def test_latin1_bytes_are_reported_with_line_and_column(write_dump: WriteDump) -> None:
+    path = write_dump("latin1.txt", "Fine line\nCaf\xe9 society\n".encode("latin-1"))
+    first, problem = lines_of(path)
+    assert isinstance(first, Line) and isinstance(problem, Problem)
+    assert (problem.file, problem.line, problem.column, problem.rule) == ("latin1.txt", 2, 4, "not-utf8")
+    assert "0xE9" in problem.message
+
+
+def test_control_characters_are_reported(write_dump: WriteDump) -> None:
+    [problem] = lines_of(write_dump("ctl.txt", ["Bad\x07bell"]))
+    assert isinstance(problem, Problem)
+    assert (problem.line, problem.column, problem.rule) == (1, 4, "control-char")
+    assert "U+0007" in problem.message
+
+
+def test_utf16_binary_and_empty_files_are_whole_file_problems(write_dump: WriteDump) -> None:
+    cases = {
+        "utf16.txt": ("Title\nAbstract\n".encode("utf-16"), "utf16"),
+        "utf16be.txt": ("Title\nAbstract\n".encode("utf-16-be"), "utf16"),
+        "binary.bin.txt": (bytes(range(256)) * 4, "binary-file"),
+        "empty.txt": (b"", "empty-file"),
+    }
+    for name, (data, rule) in cases.items():
+        [problem] = lines_of(write_dump(name, data))
+        assert isinstance(problem, Problem)
+        assert (problem.file, problem.line, problem.rule) == (name, None, rule)
+
+
+def test_a_giant_line_is_rejected_quickly_and_reading_goes_on(write_dump: WriteDump) -> None:
+    path = write_dump("giant.txt", b"x" * (10 * 1024 * 1024) + b"\nnext line\n")
+    start = time.perf_counter()
+    problem, line = lines_of(path)
+    assert time.perf_counter() - start < 5
+    assert isinstance(problem, Problem) and problem.rule == "line-too-long" and problem.line == 1
+    assert len(problem.value) <= 60 and f"{MAX_LINE_CHARS:,}" in problem.message
+    assert isinstance(line, Line) and (line.number, line.text) == (2, "next line")
