@@ -156,28 +156,28 @@ def _scan(paths: Sequence[Path], batch_size: int, progress: bool) -> _Scan:
     report.problems.extend(plan.conflicts)
     report.duplicates = plan.duplicates
     duplicates = Counter(d.file for d in plan.duplicates)
-    conflicts = Counter(c.file for c in plan.conflicts)
+    conflicts = Counter(c.file for c in plan.conflicts)  # conflicts name the path as given
     for summary, file_plan in zip(report.files, plan.files, strict=True):
         summary.kept = file_plan.kept
         summary.duplicates = duplicates[summary.name]
-        summary.rejected += conflicts[summary.name]
+        summary.rejected += conflicts[summary.path]
     report.problems.extend(_assign_splits(report.files))
     return _Scan(report, keys, plan)
 
 
 def _scan_file(path: Path, batch_size: int) -> tuple[FileSummary, dedup.FileKeys, list[Problem]]:
     """Read, parse and validate one dump; only valid papers enter its dedup keys."""
-    name = path.name
-    summary = FileSummary(name, _sha256(path))
-    keys = dedup.FileKeys(name)
+    shown = str(path)
+    summary = FileSummary(path.name, shown, _sha256(path))
+    keys = dedup.FileKeys(path.name, shown)
     problems: list[Problem] = []
-    for batch in _batched(parse(read_dump(path), name), batch_size):
+    for batch in _batched(parse(read_dump(path), shown), batch_size):
         papers = [item for item in batch if isinstance(item, Paper)]
         found = [item for item in batch if isinstance(item, Problem)]
         orphans = sum(1 for p in found if p.rule in _ORPHANS)
         if papers:
             ids = [dedup.paper_id(dedup.title_hash(p.title)) for p in papers]
-            invalid = check(_table(papers, ids, [[] for _ in papers]))
+            invalid = check(_table(papers, ids, [[] for _ in papers]), shown)
             found.extend(invalid)
             bad_lines = {p.line for p in invalid}
             for paper in papers:
@@ -198,12 +198,12 @@ def _assign_splits(files: Sequence[FileSummary]) -> list[Problem]:
         name = split_name(summary.name)
         if not _SPLIT_NAME.match(name) or name == "all":
             problems.append(
-                Problem(summary.name, None, "split-name", f"cannot make a split name from {name!r}")
+                Problem(summary.path, None, "split-name", f"cannot make a split name from {name!r}")
             )
         elif name in taken:
             problems.append(
                 Problem(
-                    summary.name,
+                    summary.path,
                     None,
                     "split-collision",
                     f"split name {name!r} is also the name of {taken[name]}'s split; rename a file",
@@ -228,7 +228,7 @@ def _write_split(
     """Second pass over one dump: the kept papers, in input order, into the split's shards."""
     writer = SplitWriter(root, split, paper_schema().arrow, max_shard_bytes)
     index = 0
-    for batch in _batched(parse(read_dump(path), path.name), batch_size):
+    for batch in _batched(parse(read_dump(path), str(path)), batch_size):
         papers, ids, also_in = [], [], []
         for item in batch:
             if not isinstance(item, Paper) or index >= len(keys.lines):

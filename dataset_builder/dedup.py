@@ -44,9 +44,13 @@ def abstract_hash(abstract: str) -> int:
 
 @dataclass
 class FileKeys:
-    """What deduplication needs of one dump: per paper, in order, its hashes and title line."""
+    """What deduplication needs of one dump: per paper, in order, its hashes and title line.
+
+    `name` is the file name (as in `also_in`); `path` the path as given, for problems.
+    """
 
     name: str
+    path: str
     titles: list[int] = field(default_factory=list)
     abstracts: list[int] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
@@ -115,10 +119,10 @@ def plan(files: Sequence[FileKeys]) -> Plan:
         if abstracts[index] != abstracts[origin]:
             conflicts.append(
                 Problem(
-                    here.name,
+                    here.path,
                     line,
                     "duplicate-conflict",
-                    f"same title as {there.name}:{origin_line} but a different abstract",
+                    f"same title as {there.path}:{origin_line} but a different abstract",
                 )
             )
             continue

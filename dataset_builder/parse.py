@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from enum import Enum
+from pathlib import PurePath
 
 from dataset_builder.records import Line, Paper, Problem
 
@@ -50,7 +51,10 @@ def is_header(text: str) -> bool:
 
 
 def parse(items: Iterable[Line | Problem], file: str) -> Iterator[Paper | Problem]:
-    """Pair the lines of one dump into papers; problems from reading pass through in order."""
+    """Pair the lines of one dump into papers; problems from reading pass through in order.
+
+    `file` is the dump's path as given, used in problems; papers record its file name as their source.
+    """
     found = False
     for result in _pair(items, file):
         found = True
@@ -60,6 +64,7 @@ def parse(items: Iterable[Line | Problem], file: str) -> Iterator[Paper | Proble
 
 
 def _pair(items: Iterable[Line | Problem], file: str) -> Iterator[Paper | Problem]:
+    source = PurePath(file).name
     in_preamble = True
     title: Line | None = None
     for item, following in _with_next(items):
@@ -106,7 +111,7 @@ def _pair(items: Iterable[Line | Problem], file: str) -> Iterator[Paper | Proble
             )
             title = item
             continue
-        yield Paper(title.text, item.text, file, title.number)
+        yield Paper(title.text, item.text, source, title.number)
         title = None
     if title is not None:
         yield Problem(

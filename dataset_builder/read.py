@@ -27,8 +27,11 @@ _NOT_UTF8 = re.compile(r"[\udc80-\udcff]")
 
 
 def read_dump(path: Path) -> Iterator[Line | Problem]:
-    """Yield the non-blank lines of one dump, or the problems that stop a line from being read."""
-    name = path.name
+    """Yield the non-blank lines of one dump, or the problems that stop a line from being read.
+
+    Lines and problems carry the path as given, so messages point where the user (or CI) looks.
+    """
+    name = str(path)
     with path.open("rb") as raw:
         head = raw.read(_SNIFF_BYTES)
         problem = _sniff(name, head)

@@ -22,6 +22,7 @@ class FileSummary:
     """One dump's accounting: `read == kept + duplicates + rejected` always holds."""
 
     name: str
+    path: str
     sha256: str
     read: int = 0
     kept: int = 0
@@ -60,6 +61,7 @@ class Report:
             "files": [
                 {
                     "file": f.name,
+                    "path": f.path,
                     "sha256": f.sha256,
                     "split": f.split,
                     "read": f.read,

@@ -61,18 +61,21 @@ def paper_schema() -> PaperSchema:
     return PaperSchema(str(spec["version"]), schema, pa.schema(fields), descriptions)
 
 
-def check(table: pa.Table) -> list[Problem]:
-    """Validate a batch lazily and return one Problem per failing value, located by file and line."""
+def check(table: pa.Table, file: str | None = None) -> list[Problem]:
+    """Validate a batch lazily and return one Problem per failing value, located by file and line.
+
+    `file` names the dump in problems (its path as given); by default, the rows' `source_file`.
+    """
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     try:
         paper_schema().pandera.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as errors:
-        return _problems(frame, errors.failure_cases)
+        return _problems(frame, errors.failure_cases, file)
     return []
 
 
-def _problems(frame: pl.DataFrame, failures: pl.DataFrame) -> list[Problem]:
+def _problems(frame: pl.DataFrame, failures: pl.DataFrame, file: str | None) -> list[Problem]:
     files = frame["source_file"]
     lines = frame["source_line"]
     problems = []
@@ -81,7 +84,7 @@ def _problems(frame: pl.DataFrame, failures: pl.DataFrame) -> list[Problem]:
         short = _RULES.get(check_name.split("(")[0], check_name.split("(")[0])
         problems.append(
             Problem(
-                files[index] if index is not None else "",
+                file or (files[index] if index is not None else ""),
                 int(lines[index]) if index is not None else None,
                 f"{column}-{short}",
                 f"{column} fails {check_name}",

@@ -8,7 +8,7 @@ from dataset_builder.dedup import FileKeys, paper_id, plan, title_hash, title_ke
 
 
 def keys(name: str, *papers: tuple[str, str, int]) -> FileKeys:
-    file_keys = FileKeys(name)
+    file_keys = FileKeys(name, f"dumps/{name}")
     for title, abstract, line in papers:
         file_keys.add(title, abstract, line)
     return file_keys
@@ -50,11 +50,11 @@ def test_a_repeat_within_one_file_is_removed_but_not_listed_in_also_in() -> None
 def test_same_title_with_a_different_abstract_is_a_conflict_naming_both_places() -> None:
     result = plan([keys("a.txt", ("Alpha", "one", 3)), keys("b.txt", ("alpha", "two", 8))])
     [conflict] = result.conflicts
-    assert (conflict.file, conflict.line, conflict.rule) == ("b.txt", 8, "duplicate-conflict")
-    assert "a.txt:3" in conflict.message
+    assert (conflict.file, conflict.line, conflict.rule) == ("dumps/b.txt", 8, "duplicate-conflict")
+    assert "dumps/a.txt:3" in conflict.message
     assert result.duplicates == []
 
 
 def test_no_papers_plans_nothing() -> None:
-    result = plan([FileKeys("a.txt")])
+    result = plan([FileKeys("a.txt", "a.txt")])
     assert result.files[0].kept == 0 and result.duplicates == [] and result.conflicts == []

@@ -42,7 +42,7 @@ def test_latin1_bytes_are_reported_with_line_and_column(write_dump: WriteDump) -
     path = write_dump("latin1.txt", "Fine line\nCaf\xe9 society\n".encode("latin-1"))
     first, problem = lines_of(path)
     assert isinstance(first, Line) and isinstance(problem, Problem)
-    assert (problem.file, problem.line, problem.column, problem.rule) == ("latin1.txt", 2, 4, "not-utf8")
+    assert (problem.file, problem.line, problem.column, problem.rule) == (str(path), 2, 4, "not-utf8")
     assert "0xE9" in problem.message
 
 
@@ -61,9 +61,10 @@ def test_utf16_binary_and_empty_files_are_whole_file_problems(write_dump: WriteD
         "empty.txt": (b"", "empty-file"),
     }
     for name, (data, rule) in cases.items():
-        [problem] = lines_of(write_dump(name, data))
+        path = write_dump(name, data)
+        [problem] = lines_of(path)
         assert isinstance(problem, Problem)
-        assert (problem.file, problem.line, problem.rule) == (name, None, rule)
+        assert (problem.file, problem.line, problem.rule) == (str(path), None, rule)
 
 
 def test_a_giant_line_is_rejected_quickly_and_reading_goes_on(write_dump: WriteDump) -> None:
