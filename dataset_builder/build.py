@@ -35,7 +35,9 @@ DEFAULT_INPUT = Path("dumps")
 DEFAULT_OUT = Path("dist")
 DEFAULT_BATCH_SIZE = 10_000
 _SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")  # datasets.splits._split_re
-_ORPHANS = {"orphan-title", "orphan-abstract"}
+# Problems that each stand for one input record lost (the others are about lines that are not records,
+# or about papers, which are counted as papers).
+_LOST_RECORDS = {"orphan-title", "orphan-abstract", "not-utf8", "control-char", "line-too-long"}
 T = TypeVar("T")
 
 
@@ -174,7 +176,7 @@ def _scan_file(path: Path, batch_size: int) -> tuple[FileSummary, dedup.FileKeys
     for batch in _batched(parse(read_dump(path), shown), batch_size):
         papers = [item for item in batch if isinstance(item, Paper)]
         found = [item for item in batch if isinstance(item, Problem)]
-        orphans = sum(1 for p in found if p.rule in _ORPHANS)
+        lost = sum(1 for p in found if p.rule in _LOST_RECORDS)
         if papers:
             ids = [dedup.paper_id(dedup.title_hash(p.title)) for p in papers]
             invalid = check(_table(papers, ids, [[] for _ in papers]), shown)
@@ -184,8 +186,8 @@ def _scan_file(path: Path, batch_size: int) -> tuple[FileSummary, dedup.FileKeys
                 if paper.line not in bad_lines:
                     keys.add(paper.title, paper.abstract, paper.line)
             summary.rejected += len(bad_lines)
-        summary.read += len(papers) + orphans
-        summary.rejected += orphans
+        summary.read += len(papers) + lost
+        summary.rejected += lost
         problems.extend(sorted(found, key=lambda p: p.line or 0))
     return summary, keys, problems
 

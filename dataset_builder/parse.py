@@ -67,13 +67,19 @@ def _pair(items: Iterable[Line | Problem], file: str) -> Iterator[Paper | Proble
     source = PurePath(file).name
     in_preamble = True
     title: Line | None = None
+    # After an unreadable line that was not a pending title's abstract, that line was a title: its
+    # abstract goes with it, reported once (by the read problem) rather than as an orphan.
+    skip_abstract = False
     for item, following in _with_next(items):
         if isinstance(item, Problem):
-            # The unreadable line may have been the pending title's abstract: drop the title with it
-            # rather than pairing it with whatever comes next.
+            skip_abstract = title is None and item.line is not None
             title = None
             yield item
             continue
+        if skip_abstract:
+            skip_abstract = False
+            if _kind(item.text) is not _Kind.TITLE and not is_header(item.text):
+                continue
         if in_preamble:
             if is_header(item.text):
                 continue
@@ -145,8 +151,10 @@ def _unglue_subscribe(line: Line) -> Line:
 def _kind(text: str) -> _Kind:
     if len(text) > TITLE_MAX_CHARS:
         return _Kind.ABSTRACT
-    if len(text) < ABSTRACT_MIN_CHARS:
+    if len(text) < ABSTRACT_MIN_CHARS and not text.endswith("."):
         return _Kind.TITLE
+    # A short line ending in a full stop is more likely a too-short abstract (for the schema to
+    # report) than a title; what follows it decides.
     return _Kind.EITHER
 
 

@@ -61,34 +61,39 @@ def paper_schema() -> PaperSchema:
     return PaperSchema(str(spec["version"]), schema, pa.schema(fields), descriptions)
 
 
-def check(table: pa.Table, file: str | None = None) -> list[Problem]:
-    """Validate a batch lazily and return one Problem per failing value, located by file and line.
+def check(table: pa.Table, file: str, first_row: int | None = None) -> list[Problem]:
+    """Validate a batch lazily and return one Problem per failing value, all of them.
 
-    `file` names the dump in problems (its path as given); by default, the rows' `source_file`.
+    Problems name `file` and, per failing row, its `source_line` (a batch of a dump) or, with
+    `first_row`, its row number counted from there (a batch of a Parquet shard).
     """
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     try:
         paper_schema().pandera.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as errors:
-        return _problems(frame, errors.failure_cases, file)
+        return _problems(frame, errors.failure_cases, file, first_row)
     return []
 
 
-def _problems(frame: pl.DataFrame, failures: pl.DataFrame, file: str | None) -> list[Problem]:
-    files = frame["source_file"]
-    lines = frame["source_line"]
+def _problems(frame: pl.DataFrame, failures: pl.DataFrame, file: str, first_row: int | None) -> list[Problem]:
     problems = []
     for case in failures.iter_rows(named=True):
         index, column, check_name = case["index"], case["column"], str(case["check"])
         short = _RULES.get(check_name.split("(")[0], check_name.split("(")[0])
+        if index is None:
+            line = None
+        elif first_row is None:
+            line = int(frame["source_line"][index])
+        else:
+            line = first_row + index
         problems.append(
             Problem(
-                file or (files[index] if index is not None else ""),
-                int(lines[index]) if index is not None else None,
+                file,
+                line,
                 f"{column}-{short}",
                 f"{column} fails {check_name}",
                 value="" if case["failure_case"] is None else str(case["failure_case"]),
             )
         )
-    return sorted(problems, key=lambda p: (p.file, p.line or 0))
+    return sorted(problems, key=lambda p: p.line or 0)

@@ -116,3 +116,9 @@ def test_layout_bounds_agree_with_the_schema() -> None:
     checks = paper_schema().pandera.columns
     assert checks["title"].checks[0].statistics["max_value"] == TITLE_MAX_CHARS
     assert checks["abstract"].checks[0].statistics["min_value"] == ABSTRACT_MIN_CHARS
+
+
+def test_a_too_short_abstract_is_paired_for_the_schema_to_reject() -> None:
+    results = run(["Alpha", "Too short.", "Beta", abstract("beta")])
+    assert problems(results) == []
+    assert papers(results) == [("Alpha", 1), ("Beta", 3)]

@@ -33,11 +33,11 @@ def test_yaml_defines_the_arrow_schema_and_a_version() -> None:
 
 
 def test_a_valid_record_passes() -> None:
-    assert check(batch()) == []
+    assert check(batch(), "d.txt") == []
 
 
 def test_failures_name_file_line_and_rule() -> None:
-    problems = check(batch(title="ab", abstract="too short", paper_id="XYZ"))
+    problems = check(batch(title="ab", abstract="too short", paper_id="XYZ"), "d.txt")
     found = {(p.file, p.line, p.rule) for p in problems}
     assert found == {
         ("d.txt", 7, "title-length"),
@@ -49,4 +49,5 @@ def test_failures_name_file_line_and_rule() -> None:
 
 def test_every_failing_row_is_reported_not_just_the_first() -> None:
     rows = pa.concat_tables([batch(source_line=n, title="x") for n in (3, 9, 12)])
-    assert [p.line for p in check(rows)] == [3, 9, 12]
+    assert [p.line for p in check(rows, "d.txt")] == [3, 9, 12]
+    assert [p.line for p in check(rows, "shard.parquet", first_row=1)] == [1, 2, 3]
