@@ -33,6 +33,13 @@ def size_category(rows: int) -> str:
     return "10M<n<100M"
 
 
+def features_yaml() -> list[dict[str, object]]:
+    """The `dataset_info.features` entry of the paper schema, as datasets writes it."""
+    features = datasets.Features.from_arrow_schema(paper_schema().arrow)
+    yaml_dict: dict[str, list[dict[str, object]]] = datasets.DatasetInfo(features=features)._to_yaml_dict()
+    return yaml_dict["features"]
+
+
 def card_data(splits: Mapping[str, Sequence[Shard]]) -> DatasetCardData:
     """The card's YAML: Hub metadata, one `configs` entry listing every shard, and `dataset_info`."""
     split_dict = datasets.SplitDict()

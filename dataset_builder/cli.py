@@ -17,6 +17,7 @@ from dataset_builder.card import DEFAULT_REPO_ID
 from dataset_builder.records import DatasetError, InvalidInput
 from dataset_builder.report import FORMATS, Report
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES
+from dataset_builder.verify import verify_dist
 
 _INPUTS = click.argument(
     "inputs", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[INPUT]..."
@@ -41,8 +42,8 @@ def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     return size
 
 
-def _emit(report: Report, fmt: str) -> None:
-    click.echo(report.render(fmt), err=fmt == "text" and not report.ok)
+def _emit(report: Report, fmt: str, err: bool = False) -> None:
+    click.echo(report.render(fmt), err=err)
 
 
 @click.group()
@@ -98,7 +99,7 @@ def build_command(
             progress=not quiet and sys.stderr.isatty(),
         )
     except InvalidInput as e:
-        _emit(e.report, fmt)
+        _emit(e.report, fmt, err=True)
         click.echo(f"Build refused: {e}", err=True)
         sys.exit(1)
     except DatasetError as e:
@@ -108,11 +109,18 @@ def build_command(
 
 @cli.command("validate")
 @_INPUTS
+@click.option(
+    "--dist",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Check a built dataset folder instead: shards against the schema, card against shards.",
+)
 @_FORMAT
-def validate_command(inputs: tuple[Path, ...], fmt: str) -> None:
+def validate_command(inputs: tuple[Path, ...], dist: Path | None, fmt: str) -> None:
     """Check dumps as build would, without writing anything. Exit 1 when any problem is found."""
+    if dist is not None and inputs:
+        raise click.UsageError("give dump INPUTs or --dist, not both")
     try:
-        report = validate_dumps(inputs or (DEFAULT_INPUT,))
+        report = verify_dist(dist) if dist is not None else validate_dumps(inputs or (DEFAULT_INPUT,))
     except DatasetError as e:
         raise click.ClickException(str(e)) from e
     _emit(report, fmt)
