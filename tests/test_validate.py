@@ -1,0 +1,88 @@
+"""`dataset-builder validate` over a corpus of broken and odd dumps (tests/corpus/).
+
+Each broken dump must fail with exit 1 and a message naming the file and the right line; each tolerated
+variation must pass. The corpus files are real bytes (Latin-1, UTF-16, CR line endings, ...).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dataset_builder.cli import cli
+
+CORPUS = Path(__file__).parent / "corpus"
+
+BROKEN = {
+    "orphan_title.txt": [(5, "orphan-title")],
+    "stray_ui_line.txt": [(17, "stray-ui-line")],
+    "short_abstract.txt": [(5, "abstract-length")],
+    "short_title.txt": [(5, "title-length")],
+    "control_chars.txt": [(5, "control-char")],
+    "latin1.txt": [(5, "not-utf8")],
+    "utf16.txt": [(None, "utf16")],
+    "empty.txt": [(None, "empty-file")],
+    "header_only.txt": [(None, "no-papers")],
+    "blank_lines_only.txt": [(None, "no-papers")],
+    "binary.txt": [(None, "binary-file")],
+}
+TOLERATED = sorted(p.name for p in CORPUS.glob("ok_*.txt"))
+
+
+def validate(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["validate", *args])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_broken_dump_fails_naming_file_line_and_rule(name: str) -> None:
+    path = CORPUS / name
+    code, output = validate(str(path))
+    assert code == 1
+    reported = [row for row in output.splitlines() if row.startswith(f"{path}:")]
+    assert len(reported) == len(BROKEN[name]), output
+    for row, (line, rule) in zip(reported, BROKEN[name], strict=True):
+        location = f"{path}:{line}:" if line is not None else f"{path}: "
+        assert row.startswith(location) and f"[{rule}]" in row, row
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("name", TOLERATED)
+def test_tolerated_variation_passes(name: str) -> None:
+    code, output = validate(str(CORPUS / name))
+    assert code == 0, output
+    assert "0 problem(s)" in output
+
+
+def test_conflicting_duplicate_across_dumps_names_both_places() -> None:
+    a, b = CORPUS / "conflict_a.txt", CORPUS / "conflict_b.txt"
+    code, output = validate(str(a), str(b))
+    assert code == 1
+    assert f"{b}:5: [duplicate-conflict] same title as {a}:5 but a different abstract" in output
+
+
+def test_all_problems_of_many_files_are_reported_in_one_run() -> None:
+    code, output = validate(*(str(CORPUS / name) for name in sorted(BROKEN)))
+    assert code == 1
+    assert f"{len(BROKEN)} problem(s)" in output.splitlines()[-1]
+
+
+def test_a_10_mb_single_line_is_rejected_in_seconds(tmp_path: Path) -> None:
+    giant = tmp_path / "giant.txt"
+    giant.write_bytes(b"Title " * (10 * 1024 * 1024 // 6))
+    start = time.perf_counter()
+    code, output = validate(str(giant))
+    assert time.perf_counter() - start < 10
+    assert code == 1 and f"{giant}:1: [line-too-long]" in output
+
+
+def test_github_format_prints_workflow_commands() -> None:
+    path = CORPUS / "orphan_title.txt"
+    code, output = validate("--format", "github", str(path))
+    assert code == 1
+    first, last = output.splitlines()[0], output.splitlines()[-1]
+    assert first.startswith(f"::error file={path},line=5,title=orphan-title::title has no abstract")
+    assert last.startswith("::error::1 file(s)")
