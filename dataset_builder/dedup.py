@@ -20,7 +20,17 @@ from dataset_builder.records import Problem
 
 def title_key(title: str) -> str:
     """The normalized form two titles must share to be the same paper."""
+    if _plain(title):  # NFKC is the identity on ASCII, casefold is lower
+        return title.lower()
     return " ".join(unicodedata.normalize("NFKC", title).casefold().split())
+
+
+def _plain(text: str) -> bool:
+    """ASCII with single spaces only: collapsing white space would not change it.
+
+    (read.py has already removed control characters and surrounding white space.)
+    """
+    return text.isascii() and "  " not in text and "\t" not in text
 
 
 def _hash64(text: str) -> int:
@@ -39,7 +49,7 @@ def paper_id(key_hash: int) -> str:
 
 def abstract_hash(abstract: str) -> int:
     """64-bit hash of the abstract with white space collapsed, to tell repeats from conflicts."""
-    return _hash64(" ".join(abstract.split()))
+    return _hash64(abstract if _plain(abstract) else " ".join(abstract.split()))
 
 
 @dataclass

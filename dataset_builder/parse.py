@@ -32,6 +32,7 @@ _DATE_LABEL = re.compile(
     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}(?:, \d{4})?", re.I
 )
 _SUBSCRIBE = "Subscribe"
+_LONGEST_HEADER = 80  # longer lines are never headers, however they are spaced
 
 # The schema's bounds (schemas/paper.yaml) used as layout evidence: a line longer than any title is an
 # abstract, a line shorter than any abstract is a title. Lines in between are told apart by what follows.
@@ -47,6 +48,8 @@ class _Kind(Enum):
 
 def is_header(text: str) -> bool:
     """True for a line of the page's UI rather than of a paper."""
+    if len(text) > _LONGEST_HEADER:
+        return False
     return "".join(text.casefold().split()) in _HEADERS or bool(_DATE_LABEL.fullmatch(text))
 
 

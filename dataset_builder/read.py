@@ -80,6 +80,12 @@ def _skip_rest_of_line(text: io.TextIOWrapper, chunk: str) -> None:
 
 
 def _clean(name: str, number: int, line: str) -> Iterator[Line | Problem]:
+    # Fast path for the common line: printable ASCII has no bad bytes, controls or decomposed text.
+    if line.isascii() and line.isprintable():
+        line = line.strip()
+        if line:
+            yield Line(name, number, line)
+        return
     bad = _NOT_UTF8.search(line)
     if bad:
         byte = ord(bad.group()) - 0xDC00
