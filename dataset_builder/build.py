@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
+import os
 import re
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.ipc
 from tqdm import tqdm
 
 from dataset_builder import dedup
@@ -38,7 +44,15 @@ _SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")  # datasets.splits._split_re
 # Problems that each stand for one input record lost (the others are about lines that are not records,
 # or about papers, which are counted as papers).
 _LOST_RECORDS = {"orphan-title", "orphan-abstract", "not-utf8", "control-char", "line-too-long"}
+# Below this much input, starting worker processes (each imports pyarrow, polars and pandera) costs
+# more than it saves.
+_PARALLEL_FROM_BYTES = 32 * 1024 * 1024
+_SPILL_DIR = ".spill"
 T = TypeVar("T")
+
+
+def _spill_name(index: int) -> str:
+    return f"{index:05d}.arrow"
 
 
 @dataclass
@@ -90,15 +104,30 @@ def split_name(file_name: str) -> str:
 
 
 @dataclass
+class _FileScan:
+    """First pass over one dump: its accounting, dedup keys and problems."""
+
+    summary: FileSummary
+    keys: dedup.FileKeys
+    problems: list[Problem]
+
+
+@dataclass
 class _Scan:
     report: Report
     keys: list[dedup.FileKeys]
     plan: dedup.Plan
 
 
-def validate_dumps(inputs: Iterable[Path] = (DEFAULT_INPUT,), batch_size: int = DEFAULT_BATCH_SIZE) -> Report:
+def validate_dumps(
+    inputs: Iterable[Path] = (DEFAULT_INPUT,),
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int | None = None,
+) -> Report:
     """Check dumps as `build` would, without writing anything; every problem is in the report."""
-    return _scan(find_dumps(inputs), batch_size, progress=False).report
+    paths = find_dumps(inputs)
+    with _pool(_workers(workers, paths)) as pool:
+        return _scan(paths, None, batch_size, pool, progress=False).report
 
 
 def build(
@@ -108,33 +137,39 @@ def build(
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
     batch_size: int = DEFAULT_BATCH_SIZE,
     repo_id: str = DEFAULT_REPO_ID,
+    workers: int | None = None,
     progress: bool = False,
 ) -> BuildResult:
     """Build the dataset into `out`, replacing it only once everything is written.
 
-    Raises InvalidInput (with the full report) when any dump has a problem; `out` is then untouched.
+    The first pass checks every dump and spills its valid papers to an Arrow file in the staging folder;
+    the second writes the kept ones from there into shards. `workers` processes (default: one per core
+    when the input is large enough to pay for starting them) work on separate dumps; the output is the
+    same whatever their number. Raises InvalidInput (with the full report) when any dump has a problem;
+    `out` is then untouched.
     """
     paths = find_dumps(inputs)
-    scan = _scan(paths, batch_size, progress)
-    if not scan.report.ok:
-        raise InvalidInput(scan.report)
     _check_replaceable(out)
+    count = _workers(workers, paths)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         staging.chmod(0o755)
-        result = BuildResult(scan.report, out)
-        files = tqdm(
-            list(zip(paths, scan.report.files, scan.plan.files, scan.keys, strict=True)),
-            desc="writing",
-            unit="dump",
-            disable=not progress,
-        )
-        for path, summary, file_plan, keys in files:
-            if summary.split is not None:
-                result.splits[summary.split] = _write_split(
-                    path, summary.split, file_plan, keys, staging, batch_size, max_shard_bytes
-                )
+        spills = staging / _SPILL_DIR
+        spills.mkdir()
+        with _pool(count) as pool:
+            scan = _scan(paths, spills, batch_size, pool, progress)
+            if not scan.report.ok:
+                raise InvalidInput(scan.report)
+            result = BuildResult(scan.report, out)
+            jobs = [
+                (spills / _spill_name(i), summary.split, file_plan, staging, max_shard_bytes)
+                for i, (summary, file_plan) in enumerate(zip(scan.report.files, scan.plan.files, strict=True))
+                if summary.split is not None
+            ]
+            written = _run(_write_split, jobs, pool, "writing", progress)
+        result.splits = {job[1]: shards for job, shards in zip(jobs, written, strict=True) if job[1]}
+        shutil.rmtree(spills)
         card = render_card(scan.report.files, result.splits, repo_id)
         (staging / "README.md").write_text(card, encoding="utf-8")
         _swap(staging, out)
@@ -145,15 +180,58 @@ def build(
     return result
 
 
-def _scan(paths: Sequence[Path], batch_size: int, progress: bool) -> _Scan:
+def _workers(requested: int | None, paths: Sequence[Path]) -> int:
+    """Processes to use: as asked, or one per core (at most one per dump) for inputs worth it."""
+    if requested is not None:
+        return max(1, requested)
+    if sum(p.stat().st_size for p in paths) < _PARALLEL_FROM_BYTES:
+        return 1
+    return max(1, min(os.cpu_count() or 1, len(paths)))
+
+
+def _pool(workers: int) -> ProcessPoolExecutor | nullcontext[None]:
+    """Worker processes for both passes, started once; none when one worker is enough."""
+    if workers <= 1:
+        return nullcontext()
+    # spawn, not fork: the parent may hold threads of pyarrow and polars, which fork would copy locked.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _run(
+    function: Callable[..., T],
+    jobs: Sequence[tuple[Any, ...]],
+    pool: ProcessPoolExecutor | None,
+    desc: str,
+    progress: bool,
+) -> list[T]:
+    """Run `function(*job)` for every job, in the pool if there is one; results in job order."""
+    results: list[T] = []
+    with tqdm(total=len(jobs), desc=desc, unit="dump", disable=not progress) as bar:
+        if pool is None or len(jobs) <= 1:
+            calls: Iterable[T] = (function(*job) for job in jobs)
+        else:
+            calls = pool.map(function, *zip(*jobs, strict=True))
+        for result in calls:
+            results.append(result)
+            bar.update()
+    return results
+
+
+def _scan(
+    paths: Sequence[Path],
+    spills: Path | None,
+    batch_size: int,
+    pool: ProcessPoolExecutor | None,
+    progress: bool,
+) -> _Scan:
     """First pass: read, parse and validate every dump, then plan deduplication across all of them."""
+    jobs = [(path, spills / _spill_name(i) if spills else None, batch_size) for i, path in enumerate(paths)]
+    scans = _run(_scan_file, jobs, pool, "checking", progress)
     report = Report()
-    keys = []
-    for path in tqdm(paths, desc="checking", unit="dump", disable=not progress):
-        summary, file_keys, problems = _scan_file(path, batch_size)
-        report.files.append(summary)
-        report.problems.extend(problems)
-        keys.append(file_keys)
+    for scan in scans:
+        report.files.append(scan.summary)
+        report.problems.extend(scan.problems)
+    keys = [scan.keys for scan in scans]
     plan = dedup.plan(keys)
     report.problems.extend(plan.conflicts)
     report.duplicates = plan.duplicates
@@ -167,29 +245,42 @@ def _scan(paths: Sequence[Path], batch_size: int, progress: bool) -> _Scan:
     return _Scan(report, keys, plan)
 
 
-def _scan_file(path: Path, batch_size: int) -> tuple[FileSummary, dedup.FileKeys, list[Problem]]:
-    """Read, parse and validate one dump; only valid papers enter its dedup keys."""
+def _scan_file(path: Path, spill: Path | None, batch_size: int) -> _FileScan:
+    """Read, parse and validate one dump; valid papers enter its dedup keys (and the spill file)."""
     shown = str(path)
     summary = FileSummary(path.name, shown, _sha256(path))
     keys = dedup.FileKeys(path.name, shown)
     problems: list[Problem] = []
-    for batch in _batched(parse(read_dump(path), shown), batch_size):
-        papers = [item for item in batch if isinstance(item, Paper)]
-        found = [item for item in batch if isinstance(item, Problem)]
-        lost = sum(1 for p in found if p.rule in _LOST_RECORDS)
-        if papers:
-            ids = [dedup.paper_id(dedup.title_hash(p.title)) for p in papers]
-            invalid = check(_table(papers, ids, [[] for _ in papers]), shown)
-            found.extend(invalid)
-            bad_lines = {p.line for p in invalid}
-            for paper in papers:
-                if paper.line not in bad_lines:
-                    keys.add(paper.title, paper.abstract, paper.line)
-            summary.rejected += len(bad_lines)
-        summary.read += len(papers) + lost
-        summary.rejected += lost
-        problems.extend(sorted(found, key=lambda p: p.line or 0))
-    return summary, keys, problems
+    schema = paper_schema().arrow
+    with ExitStack() as stack:
+        writer = None
+        if spill is not None:
+            sink = stack.enter_context(pa.OSFile(str(spill), "wb"))
+            writer = stack.enter_context(pa.ipc.new_file(sink, schema))
+        for batch in _batched(parse(read_dump(path), shown), batch_size):
+            papers = [item for item in batch if isinstance(item, Paper)]
+            found = [item for item in batch if isinstance(item, Problem)]
+            lost = sum(1 for p in found if p.rule in _LOST_RECORDS)
+            summary.read += len(papers) + lost
+            summary.rejected += lost
+            if papers:
+                hashes = [dedup.title_hash(p.title) for p in papers]
+                table = _table(papers, [dedup.paper_id(h) for h in hashes], [[] for _ in papers])
+                invalid = check(table, shown)
+                found.extend(invalid)
+                bad_lines = {p.line for p in invalid}
+                summary.rejected += len(bad_lines)
+                if bad_lines:
+                    good = [i for i, p in enumerate(papers) if p.line not in bad_lines]
+                    table = table.take(good)
+                    papers = [papers[i] for i in good]
+                    hashes = [hashes[i] for i in good]
+                for paper, title_hash in zip(papers, hashes, strict=True):
+                    keys.add(title_hash, dedup.abstract_hash(paper.abstract), paper.line)
+                if writer is not None:
+                    writer.write_table(table)
+            problems.extend(sorted(found, key=lambda p: p.line or 0))
+    return _FileScan(summary, keys, problems)
 
 
 def _assign_splits(files: Sequence[FileSummary]) -> list[Problem]:
@@ -219,28 +310,23 @@ def _assign_splits(files: Sequence[FileSummary]) -> list[Problem]:
 
 
 def _write_split(
-    path: Path,
-    split: str,
-    file_plan: dedup.FilePlan,
-    keys: dedup.FileKeys,
-    root: Path,
-    batch_size: int,
-    max_shard_bytes: int,
+    spill: Path, split: str, file_plan: dedup.FilePlan, root: Path, max_shard_bytes: int
 ) -> list[Shard]:
-    """Second pass over one dump: the kept papers, in input order, into the split's shards."""
+    """Second pass over one dump: its kept papers, in input order, from the spill into the split's shards."""
     writer = SplitWriter(root, split, paper_schema().arrow, max_shard_bytes)
-    index = 0
-    for batch in _batched(parse(read_dump(path), str(path)), batch_size):
-        papers, ids, also_in = [], [], []
-        for item in batch:
-            if not isinstance(item, Paper) or index >= len(keys.lines):
-                raise DatasetError(f"{path}: the file changed during the build; build again")
-            if file_plan.keep[index]:
-                papers.append(item)
-                ids.append(dedup.paper_id(keys.titles[index]))
-                also_in.append(file_plan.also_in.get(index, []))
-            index += 1
-        writer.write(_table(papers, ids, also_in))
+    start = 0
+    with pa.memory_map(str(spill)) as source:
+        reader = pa.ipc.open_file(source)
+        for i in range(reader.num_record_batches):
+            batch = reader.get_batch(i)
+            keep = file_plan.keep[start : start + batch.num_rows]
+            kept = np.flatnonzero(keep) + start
+            also_in = [file_plan.also_in.get(int(index), []) for index in kept]
+            table = pa.Table.from_batches([batch]).filter(pa.array(keep))
+            writer.write(table.set_column(5, "also_in", pa.array(also_in, pa.list_(pa.string()))))
+            start += batch.num_rows
+    if start != len(file_plan.keep):
+        raise DatasetError(f"{spill}: holds {start} papers, expected {len(file_plan.keep)}")
     return writer.close()
 
 

@@ -14,6 +14,7 @@ from datasets.utils.py_utils import convert_file_size_to_int
 
 from dataset_builder.build import DEFAULT_BATCH_SIZE, DEFAULT_INPUT, DEFAULT_OUT, build, validate_dumps
 from dataset_builder.card import DEFAULT_REPO_ID
+from dataset_builder.publish import publish
 from dataset_builder.records import DatasetError, InvalidInput
 from dataset_builder.report import FORMATS, Report
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES
@@ -125,6 +126,48 @@ def validate_command(inputs: tuple[Path, ...], dist: Path | None, fmt: str) -> N
         raise click.ClickException(str(e)) from e
     _emit(report, fmt)
     sys.exit(0 if report.ok else 1)
+
+
+@cli.command("publish")
+@click.argument("dist", default=DEFAULT_OUT, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--repo-id", required=True, help="Dataset repository on the Hub, as ORG/NAME.")
+@click.option("--private", is_flag=True, help="Create the repository private (when it does not exist).")
+@click.option("--revision", help="Branch to commit to (created from main if missing). Default: main.")
+@click.option("--create-pr", is_flag=True, help="Open a pull request instead of committing to the branch.")
+@click.option("--message", help="Commit message. Default: a count of added, updated and deleted files.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and send nothing that writes.")
+@_FORMAT
+def publish_command(
+    dist: Path,
+    repo_id: str,
+    private: bool,
+    revision: str | None,
+    create_pr: bool,
+    message: str | None,
+    dry_run: bool,
+    fmt: str,
+) -> None:
+    """Publish a built DIST folder (default: dist/) to the Hub in one commit.
+
+    The token comes from HF_TOKEN or the saved login, the endpoint from HF_ENDPOINT.
+    """
+    try:
+        result = publish(
+            dist,
+            repo_id,
+            private=private,
+            revision=revision,
+            create_pr=create_pr,
+            message=message,
+            dry_run=dry_run,
+        )
+    except InvalidInput as e:
+        _emit(e.report, fmt, err=True)
+        click.echo(f"Publish refused: {dist} does not pass `validate --dist`; rebuild it.", err=True)
+        sys.exit(1)
+    except DatasetError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(result.summary())
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -61,13 +62,14 @@ class FileKeys:
 
     name: str
     path: str
-    titles: list[int] = field(default_factory=list)
-    abstracts: list[int] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)
+    titles: array[int] = field(default_factory=lambda: array("Q"))
+    abstracts: array[int] = field(default_factory=lambda: array("Q"))
+    lines: array[int] = field(default_factory=lambda: array("q"))
 
-    def add(self, title: str, abstract: str, line: int) -> None:
-        self.titles.append(title_hash(title))
-        self.abstracts.append(abstract_hash(abstract))
+    def add(self, title: int, abstract: int, line: int) -> None:
+        """Record one paper by its `title_hash`, `abstract_hash` and title line."""
+        self.titles.append(title)
+        self.abstracts.append(abstract)
         self.lines.append(line)
 
 
@@ -107,8 +109,8 @@ def plan(files: Sequence[FileKeys]) -> Plan:
     if not files or not any(f.titles for f in files):
         empty = [FilePlan(f.name, np.zeros(len(f.titles), dtype=bool), {}) for f in files]
         return Plan(empty, [], [])
-    titles = np.concatenate([np.asarray(f.titles, dtype=np.uint64) for f in files])
-    abstracts = np.concatenate([np.asarray(f.abstracts, dtype=np.uint64) for f in files])
+    titles = np.concatenate([np.frombuffer(f.titles, dtype=np.uint64) for f in files])
+    abstracts = np.concatenate([np.frombuffer(f.abstracts, dtype=np.uint64) for f in files])
     file_of = np.repeat(np.arange(len(files)), [len(f.titles) for f in files])
     offsets = np.cumsum([0] + [len(f.titles) for f in files])
     # np.unique's return_index is the first occurrence of each key in input (file, line) order.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
-from dataset_builder.dedup import FileKeys, paper_id, plan, title_hash, title_key
+from dataset_builder.dedup import FileKeys, abstract_hash, paper_id, plan, title_hash, title_key
 
 
 def keys(name: str, *papers: tuple[str, str, int]) -> FileKeys:
     file_keys = FileKeys(name, f"dumps/{name}")
     for title, abstract, line in papers:
-        file_keys.add(title, abstract, line)
+        file_keys.add(title_hash(title), abstract_hash(abstract), line)
     return file_keys
 
 
