@@ -4,8 +4,10 @@ The library API, for notebooks and scripts; the `dataset-builder` command is a t
 """
 
 from dataset_builder.build import BuildResult, build, find_dumps, validate_dumps
+from dataset_builder.publish import PublishResult, publish
 from dataset_builder.records import DatasetError, InvalidInput, Paper, Problem, PublishError
 from dataset_builder.report import Report
+from dataset_builder.verify import verify_dist
 
 __all__ = [
     "BuildResult",
@@ -14,8 +16,11 @@ __all__ = [
     "Paper",
     "Problem",
     "PublishError",
+    "PublishResult",
     "Report",
     "build",
     "find_dumps",
+    "publish",
     "validate_dumps",
+    "verify_dist",
 ]

@@ -6,7 +6,6 @@ second time to write the shards, so memory holds the small dedup index and one b
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import multiprocessing
 import os
@@ -14,36 +13,29 @@ import re
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.ipc
 from tqdm import tqdm
 
 from dataset_builder import dedup
-from dataset_builder.card import DEFAULT_REPO_ID, render_card
-from dataset_builder.parse import parse
-from dataset_builder.read import read_dump
-from dataset_builder.records import DatasetError, InvalidInput, Paper, Problem
+from dataset_builder.card import DEFAULT_REPO_ID, hub_schema, render_card
+from dataset_builder.passes import scan_file, write_split
+from dataset_builder.records import DatasetError, InvalidInput, Problem
 from dataset_builder.report import FileSummary, Report
-from dataset_builder.schema import check, paper_schema
-from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES, Shard, SplitWriter
+from dataset_builder.schema import paper_schema
+from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES, Shard
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INPUT = Path("dumps")
 DEFAULT_OUT = Path("dist")
-DEFAULT_BATCH_SIZE = 10_000
+DEFAULT_BATCH_SIZE = 5_000
 _SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")  # datasets.splits._split_re
-# Problems that each stand for one input record lost (the others are about lines that are not records,
-# or about papers, which are counted as papers).
-_LOST_RECORDS = {"orphan-title", "orphan-abstract", "not-utf8", "control-char", "line-too-long"}
 # Below this much input, starting worker processes (each imports pyarrow, polars and pandera) costs
 # more than it saves.
 _PARALLEL_FROM_BYTES = 32 * 1024 * 1024
@@ -104,15 +96,6 @@ def split_name(file_name: str) -> str:
 
 
 @dataclass
-class _FileScan:
-    """First pass over one dump: its accounting, dedup keys and problems."""
-
-    summary: FileSummary
-    keys: dedup.FileKeys
-    problems: list[Problem]
-
-
-@dataclass
 class _Scan:
     report: Report
     keys: list[dedup.FileKeys]
@@ -162,12 +145,13 @@ def build(
             if not scan.report.ok:
                 raise InvalidInput(scan.report)
             result = BuildResult(scan.report, out)
+            schema = hub_schema(paper_schema().arrow)
             jobs = [
-                (spills / _spill_name(i), summary.split, file_plan, staging, max_shard_bytes)
+                (spills / _spill_name(i), summary.split, file_plan, staging, max_shard_bytes, schema)
                 for i, (summary, file_plan) in enumerate(zip(scan.report.files, scan.plan.files, strict=True))
                 if summary.split is not None
             ]
-            written = _run(_write_split, jobs, pool, "writing", progress)
+            written = _run(write_split, jobs, pool, "writing", progress)
         result.splits = {job[1]: shards for job, shards in zip(jobs, written, strict=True) if job[1]}
         shutil.rmtree(spills)
         card = render_card(scan.report.files, result.splits, repo_id)
@@ -226,7 +210,7 @@ def _scan(
 ) -> _Scan:
     """First pass: read, parse and validate every dump, then plan deduplication across all of them."""
     jobs = [(path, spills / _spill_name(i) if spills else None, batch_size) for i, path in enumerate(paths)]
-    scans = _run(_scan_file, jobs, pool, "checking", progress)
+    scans = _run(scan_file, jobs, pool, "checking", progress)
     report = Report()
     for scan in scans:
         report.files.append(scan.summary)
@@ -243,44 +227,6 @@ def _scan(
         summary.rejected += conflicts[summary.path]
     report.problems.extend(_assign_splits(report.files))
     return _Scan(report, keys, plan)
-
-
-def _scan_file(path: Path, spill: Path | None, batch_size: int) -> _FileScan:
-    """Read, parse and validate one dump; valid papers enter its dedup keys (and the spill file)."""
-    shown = str(path)
-    summary = FileSummary(path.name, shown, _sha256(path))
-    keys = dedup.FileKeys(path.name, shown)
-    problems: list[Problem] = []
-    schema = paper_schema().arrow
-    with ExitStack() as stack:
-        writer = None
-        if spill is not None:
-            sink = stack.enter_context(pa.OSFile(str(spill), "wb"))
-            writer = stack.enter_context(pa.ipc.new_file(sink, schema))
-        for batch in _batched(parse(read_dump(path), shown), batch_size):
-            papers = [item for item in batch if isinstance(item, Paper)]
-            found = [item for item in batch if isinstance(item, Problem)]
-            lost = sum(1 for p in found if p.rule in _LOST_RECORDS)
-            summary.read += len(papers) + lost
-            summary.rejected += lost
-            if papers:
-                hashes = [dedup.title_hash(p.title) for p in papers]
-                table = _table(papers, [dedup.paper_id(h) for h in hashes], [[] for _ in papers])
-                invalid = check(table, shown)
-                found.extend(invalid)
-                bad_lines = {p.line for p in invalid}
-                summary.rejected += len(bad_lines)
-                if bad_lines:
-                    good = [i for i, p in enumerate(papers) if p.line not in bad_lines]
-                    table = table.take(good)
-                    papers = [papers[i] for i in good]
-                    hashes = [hashes[i] for i in good]
-                for paper, title_hash in zip(papers, hashes, strict=True):
-                    keys.add(title_hash, dedup.abstract_hash(paper.abstract), paper.line)
-                if writer is not None:
-                    writer.write_table(table)
-            problems.extend(sorted(found, key=lambda p: p.line or 0))
-    return _FileScan(summary, keys, problems)
 
 
 def _assign_splits(files: Sequence[FileSummary]) -> list[Problem]:
@@ -309,42 +255,6 @@ def _assign_splits(files: Sequence[FileSummary]) -> list[Problem]:
     return problems
 
 
-def _write_split(
-    spill: Path, split: str, file_plan: dedup.FilePlan, root: Path, max_shard_bytes: int
-) -> list[Shard]:
-    """Second pass over one dump: its kept papers, in input order, from the spill into the split's shards."""
-    writer = SplitWriter(root, split, paper_schema().arrow, max_shard_bytes)
-    start = 0
-    with pa.memory_map(str(spill)) as source:
-        reader = pa.ipc.open_file(source)
-        for i in range(reader.num_record_batches):
-            batch = reader.get_batch(i)
-            keep = file_plan.keep[start : start + batch.num_rows]
-            kept = np.flatnonzero(keep) + start
-            also_in = [file_plan.also_in.get(int(index), []) for index in kept]
-            table = pa.Table.from_batches([batch]).filter(pa.array(keep))
-            writer.write(table.set_column(5, "also_in", pa.array(also_in, pa.list_(pa.string()))))
-            start += batch.num_rows
-    if start != len(file_plan.keep):
-        raise DatasetError(f"{spill}: holds {start} papers, expected {len(file_plan.keep)}")
-    return writer.close()
-
-
-def _table(papers: Sequence[Paper], ids: list[str], also_in: list[list[str]]) -> pa.Table:
-    """A batch against the one Arrow schema of the paper record."""
-    return pa.table(
-        {
-            "paper_id": ids,
-            "title": [p.title for p in papers],
-            "abstract": [p.abstract for p in papers],
-            "source_file": [p.source for p in papers],
-            "source_line": [p.line for p in papers],
-            "also_in": also_in,
-        },
-        schema=paper_schema().arrow,
-    )
-
-
 def _check_replaceable(out: Path) -> None:
     """Refuse to replace a folder that is not a previous build: `--out` must never eat user files."""
     if not out.exists():
@@ -366,19 +276,3 @@ def _swap(staging: Path, out: Path) -> None:
         shutil.rmtree(old)
     else:
         staging.rename(out)
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -2,6 +2,8 @@
 
 The YAML is built with huggingface_hub's `DatasetCardData` and datasets' own `DatasetInfo`, so its
 `configs` and `dataset_info` have exactly the shape `push_to_hub` writes and `load_dataset` reads.
+`datasets` is imported inside the functions that use it: it takes a second and 30 MB to import, and
+the build's worker processes, which import this package, never need it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 
-import datasets
 import pyarrow as pa
 from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -33,8 +34,18 @@ def size_category(rows: int) -> str:
     return "10M<n<100M"
 
 
+def hub_schema(arrow: pa.Schema) -> pa.Schema:
+    """The Arrow schema as `datasets` writes it: with the `huggingface` features metadata."""
+    import datasets
+
+    schema: pa.Schema = datasets.Features.from_arrow_schema(arrow).arrow_schema
+    return schema
+
+
 def features_yaml() -> list[dict[str, object]]:
     """The `dataset_info.features` entry of the paper schema, as datasets writes it."""
+    import datasets
+
     features = datasets.Features.from_arrow_schema(paper_schema().arrow)
     yaml_dict: dict[str, list[dict[str, object]]] = datasets.DatasetInfo(features=features)._to_yaml_dict()
     return yaml_dict["features"]
@@ -42,6 +53,8 @@ def features_yaml() -> list[dict[str, object]]:
 
 def card_data(splits: Mapping[str, Sequence[Shard]]) -> DatasetCardData:
     """The card's YAML: Hub metadata, one `configs` entry listing every shard, and `dataset_info`."""
+    import datasets
+
     split_dict = datasets.SplitDict()
     for name, shards in splits.items():
         split_dict.add(

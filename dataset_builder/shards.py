@@ -10,28 +10,22 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import datasets
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from datasets import config as datasets_config
 
 # push_to_hub's defaults (datasets.config): 500 MB shards, content-defined chunking so that the Hub's
 # storage only re-uploads changed chunks, and a page index for readers that skip pages.
 DEFAULT_MAX_SHARD_BYTES = 500 * 1000 * 1000
-CDC_OPTIONS: dict[str, int] = dict(datasets_config.DEFAULT_CDC_OPTIONS)
+# datasets.config.DEFAULT_CDC_OPTIONS, spelled out so worker processes need not import datasets
+# (tests/test_shards.py checks that they agree).
+CDC_OPTIONS = {"min_chunk_size": 256 * 1024, "max_chunk_size": 1024 * 1024, "norm_level": 0}
 # Row groups far below the dataset viewer's limit: a viewer page reads one row group.
-ROW_GROUP_BYTES = 32 * 1024 * 1024
+ROW_GROUP_BYTES = 16 * 1024 * 1024
 SHARD_DIR = "data"
 _LONG_TEXT = {"title", "abstract"}
 _FOOTER_PER_GROUP_GUESS = 2048
-
-
-def hub_schema(arrow: pa.Schema) -> pa.Schema:
-    """The Arrow schema as `datasets` writes it: with the `huggingface` features metadata."""
-    schema: pa.Schema = datasets.Features.from_arrow_schema(arrow).arrow_schema
-    return schema
 
 
 def shard_path(split: str, index: int, count: int) -> str:
@@ -55,7 +49,7 @@ class SplitWriter:
     ) -> None:
         self.root = root
         self.split = split
-        self.schema = hub_schema(schema)
+        self.schema = schema
         self.max_shard_bytes = max_shard_bytes
         self.row_group_bytes = min(ROW_GROUP_BYTES, max_shard_bytes)
         self._pending: list[pa.Table] = []
@@ -97,7 +91,7 @@ class SplitWriter:
         """Write the buffered rows as row groups of `row_group_bytes`; keep a partial one unless final."""
         if not self._pending:
             return
-        rows = pa.concat_tables(self._pending).combine_chunks()
+        rows = pa.concat_tables(self._pending)
         sizes = np.cumsum(_row_bytes(rows))
         start, consumed = 0, 0
         while start < rows.num_rows:

@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard
 
-from dataset_builder.card import features_yaml
+from dataset_builder.card import features_yaml, hub_schema
 from dataset_builder.records import DatasetError, Problem
 from dataset_builder.report import FileSummary, Report
 from dataset_builder.schema import check, paper_schema
-from dataset_builder.shards import SHARD_DIR, hub_schema, shard_path
+from dataset_builder.shards import SHARD_DIR, shard_path
 
 CARD = "README.md"
 _READ_ROWS = 10_000

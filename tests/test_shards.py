@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dataset_builder.card import hub_schema
 from dataset_builder.schema import paper_schema
 from dataset_builder.shards import CDC_OPTIONS, SplitWriter, shard_path
 
@@ -30,10 +32,14 @@ def rows(count: int) -> pa.Table:
 
 
 def write(root: Path, table: pa.Table, batch: int, cap: int) -> list:
-    writer = SplitWriter(root, "train", paper_schema().arrow, cap)
+    writer = SplitWriter(root, "train", hub_schema(paper_schema().arrow), cap)
     for start in range(0, table.num_rows, batch):
         writer.write(table.slice(start, batch))
     return writer.close()
+
+
+def test_parquet_settings_are_the_ones_datasets_uses() -> None:
+    assert datasets.config.DEFAULT_CDC_OPTIONS == CDC_OPTIONS
 
 
 def test_shard_names_follow_push_to_hub() -> None:

@@ -1,0 +1,131 @@
+"""The two passes over one dump, as worker processes run them.
+
+`scan_file` reads, parses and validates a dump, keeps its dedup keys and spills its valid papers to an
+Arrow file; `write_split` writes the kept ones from the spill into the split's shards. This module
+imports only what those need, so a worker process starts without `datasets` and `huggingface_hub`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc
+
+from dataset_builder import dedup
+from dataset_builder.parse import parse
+from dataset_builder.read import read_dump
+from dataset_builder.records import DatasetError, Paper, Problem
+from dataset_builder.report import FileSummary
+from dataset_builder.schema import check, paper_schema
+from dataset_builder.shards import Shard, SplitWriter
+
+# Problems that each stand for one input record lost (the others are about lines that are not records,
+# or about papers, which are counted as papers).
+_LOST_RECORDS = {"orphan-title", "orphan-abstract", "not-utf8", "control-char", "line-too-long"}
+T = TypeVar("T")
+
+
+@dataclass
+class FileScan:
+    """First pass over one dump: its accounting, dedup keys and problems."""
+
+    summary: FileSummary
+    keys: dedup.FileKeys
+    problems: list[Problem]
+
+
+def scan_file(path: Path, spill: Path | None, batch_size: int) -> FileScan:
+    """Read, parse and validate one dump; valid papers enter its dedup keys (and the spill file)."""
+    shown = str(path)
+    summary = FileSummary(path.name, shown, _sha256(path))
+    keys = dedup.FileKeys(path.name, shown)
+    problems: list[Problem] = []
+    schema = paper_schema().arrow
+    with ExitStack() as stack:
+        writer = None
+        if spill is not None:
+            sink = stack.enter_context(pa.OSFile(str(spill), "wb"))
+            writer = stack.enter_context(pa.ipc.new_file(sink, schema))
+        for batch in _batched(parse(read_dump(path), shown), batch_size):
+            papers = [item for item in batch if isinstance(item, Paper)]
+            found = [item for item in batch if isinstance(item, Problem)]
+            lost = sum(1 for p in found if p.rule in _LOST_RECORDS)
+            summary.read += len(papers) + lost
+            summary.rejected += lost
+            if papers:
+                hashes = [dedup.title_hash(p.title) for p in papers]
+                table = _table(papers, [dedup.paper_id(h) for h in hashes], [[] for _ in papers])
+                invalid = check(table, shown)
+                found.extend(invalid)
+                bad_lines = {p.line for p in invalid}
+                summary.rejected += len(bad_lines)
+                if bad_lines:
+                    good = [i for i, p in enumerate(papers) if p.line not in bad_lines]
+                    table = table.take(good)
+                    papers = [papers[i] for i in good]
+                    hashes = [hashes[i] for i in good]
+                for paper, title_hash in zip(papers, hashes, strict=True):
+                    keys.add(title_hash, dedup.abstract_hash(paper.abstract), paper.line)
+                if writer is not None:
+                    writer.write_table(table)
+            problems.extend(sorted(found, key=lambda p: p.line or 0))
+    return FileScan(summary, keys, problems)
+
+
+def write_split(
+    spill: Path, split: str, file_plan: dedup.FilePlan, root: Path, max_shard_bytes: int, schema: pa.Schema
+) -> list[Shard]:
+    """Second pass over one dump: its kept papers, in input order, from the spill into the split's shards."""
+    writer = SplitWriter(root, split, schema, max_shard_bytes)
+    start = 0
+    with pa.OSFile(str(spill)) as source:  # not memory-mapped: mapped pages would count as resident
+        reader = pa.ipc.open_file(source)
+        for i in range(reader.num_record_batches):
+            batch = reader.get_batch(i)
+            keep = file_plan.keep[start : start + batch.num_rows]
+            kept = np.flatnonzero(keep) + start
+            also_in = [file_plan.also_in.get(int(index), []) for index in kept]
+            table = pa.Table.from_batches([batch]).filter(pa.array(keep))
+            writer.write(table.set_column(5, "also_in", pa.array(also_in, pa.list_(pa.string()))))
+            start += batch.num_rows
+    if start != len(file_plan.keep):
+        raise DatasetError(f"{spill}: holds {start} papers, expected {len(file_plan.keep)}")
+    return writer.close()
+
+
+def _table(papers: Sequence[Paper], ids: list[str], also_in: list[list[str]]) -> pa.Table:
+    """A batch against the one Arrow schema of the paper record."""
+    return pa.table(
+        {
+            "paper_id": ids,
+            "title": [p.title for p in papers],
+            "abstract": [p.abstract for p in papers],
+            "source_file": [p.source for p in papers],
+            "source_line": [p.line for p in papers],
+            "also_in": also_in,
+        },
+        schema=paper_schema().arrow,
+    )
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
