@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 from datasets.utils.py_utils import convert_file_size_to_int
+from huggingface_hub.utils.tqdm import disable_progress_bars
 
 from dataset_builder.build import DEFAULT_BATCH_SIZE, DEFAULT_INPUT, DEFAULT_OUT, build, validate_dumps
 from dataset_builder.card import DEFAULT_REPO_ID
@@ -151,6 +152,8 @@ def publish_command(
 
     The token comes from HF_TOKEN or the saved login, the endpoint from HF_ENDPOINT.
     """
+    if not sys.stderr.isatty():
+        disable_progress_bars()
     try:
         result = publish(
             dist,

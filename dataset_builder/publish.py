@@ -112,6 +112,8 @@ def publish(
         raise PublishError(_explain(e, repo_id)) from e
     except httpx2.HTTPError as e:
         raise PublishError(f"could not reach the Hub at {api.endpoint} ({e}); nothing was published") from e
+    except RuntimeError as e:  # the client wraps a failed file upload in a RuntimeError
+        raise PublishError(f"{e} ({e.__cause__}); nothing was committed, publish again") from e
     result.commit_url = commit.commit_url
     result.pr_url = commit.pr_url
     return result

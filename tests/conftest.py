@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-# No network in tests: the Hub client and datasets must never try to reach huggingface.co.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# No network in tests: the Hub client (which reads these at import) talks only to the local stand-in
+# (tests/hub_server.py), whose address each test passes explicitly; anything else goes to a closed port.
+# The stand-in speaks plain LFS, not Xet. Caches go to a throwaway folder.
+os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"
+os.environ["HF_HUB_DISABLE_XET"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="hf-home-")
+os.environ.pop("HF_TOKEN", None)
+
+from hub_server import HubServer
 
 from dataset_builder.build import BuildResult, build
 
@@ -57,3 +66,18 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
     """The bundled dumps built once for the whole session (read-only for tests)."""
     out = tmp_path_factory.mktemp("build") / "dist"
     return build([DUMPS], out)
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[HubServer]:
+    """A fresh local Hub stand-in on 127.0.0.1 for one test."""
+    with HubServer(tmp_path / "hub") as server:
+        yield server
+
+
+def hub_env(hub: HubServer, home: Path) -> dict[str, str]:
+    """Environment for a subprocess whose Hub client must talk to the stand-in."""
+    return dict(os.environ, HF_ENDPOINT=hub.url, HF_HOME=str(home), HF_TOKEN="hf_test")
+
+
+PYTHON = sys.executable

@@ -1,0 +1,192 @@
+"""publish.py: dist/ -> one commit, through the real huggingface_hub client, to a local Hub stand-in.
+
+The stand-in (hub_server.py) runs on 127.0.0.1 and keeps repositories on disk; the client is the real
+one, in process with an explicit endpoint, or in a subprocess with HF_ENDPOINT as users run it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import DUMPS, PYTHON, SPLIT_ROWS, hub_env
+from hub_server import HubServer
+
+from dataset_builder.build import BuildResult, build
+from dataset_builder.publish import publish
+from dataset_builder.records import InvalidInput, PublishError
+
+REPO = "org/papers"
+WRITES = ("POST", "PUT")
+
+
+def push(dist: Path, hub: HubServer, **options: object) -> object:
+    return publish(dist, REPO, endpoint=hub.url, token="hf_test", **options)  # type: ignore[arg-type]
+
+
+def local_files(dist: Path) -> dict[str, bytes]:
+    return {p.relative_to(dist).as_posix(): p.read_bytes() for p in dist.rglob("*") if p.is_file()}
+
+
+def test_first_publish_creates_the_repo_and_commits_everything_once(
+    built: BuildResult, hub: HubServer
+) -> None:
+    result = push(built.out, hub)
+    assert result.created_repo and result.commit_url and result.pr_url is None  # type: ignore[attr-defined]
+    assert [c["title"] for c in hub.commits(REPO)] == ["Publish dataset build (6 add)", "initial commit"]
+    files = hub.files(REPO)
+    assert files.pop(".gitattributes").startswith(b"*.parquet filter=lfs")
+    assert files == local_files(built.out)
+    assert sum(1 for method, path in hub.requests if path.endswith("/commit/main")) == 1
+
+
+def test_published_dataset_loads_with_datasets_through_the_hub_api(
+    built: BuildResult, hub: HubServer, tmp_path: Path
+) -> None:
+    push(built.out, hub)
+    code = (
+        "import datasets, json\n"
+        f"hub = datasets.load_dataset({REPO!r})\n"
+        f"local = datasets.load_dataset({str(built.out)!r})\n"
+        "print(json.dumps({name: [hub[name].num_rows, hub[name].to_list() == local[name].to_list(),"
+        " str(hub[name].features['also_in'])] for name in hub}))\n"
+    )
+    done = subprocess.run(
+        [PYTHON, "-c", code], env=hub_env(hub, tmp_path / "home"), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = json.loads(done.stdout.splitlines()[-1])
+    assert {name: rows for name, (rows, _, _) in loaded.items()} == SPLIT_ROWS
+    assert all(same for _, same, _ in loaded.values())
+    assert {feature for _, _, feature in loaded.values()} == {"List(Value('string'))"}
+
+
+def test_republishing_an_unchanged_build_makes_no_commit(built: BuildResult, hub: HubServer) -> None:
+    push(built.out, hub)
+    before = hub.commits(REPO)
+    result = push(built.out, hub)
+    assert result.plan == [] and result.unchanged == 6 and result.commit_url is None  # type: ignore[attr-defined]
+    assert "Nothing to publish" in result.summary()  # type: ignore[attr-defined]
+    assert hub.commits(REPO) == before
+
+
+def test_a_removed_split_is_deleted_in_the_same_commit(
+    built: BuildResult, hub: HubServer, tmp_path: Path
+) -> None:
+    push(built.out, hub)
+    fewer = tmp_path / "fewer"
+    fewer.mkdir()
+    for dump in sorted(DUMPS.glob("*.txt"))[:4]:
+        shutil.copy(dump, fewer)
+    smaller = build([fewer], tmp_path / "dist")
+    result = push(smaller.out, hub)
+    actions = {(f.path, f.action) for f in result.plan}  # type: ignore[attr-defined]
+    assert ("data/004_7bd83784e7eba939-00000-of-00001.parquet", "delete") in actions
+    assert ("README.md", "update") in actions
+    assert len(hub.commits(REPO)) == 3
+    assert set(hub.files(REPO)) == {".gitattributes", *local_files(smaller.out)}
+
+
+def test_create_pr_leaves_main_alone(built: BuildResult, hub: HubServer) -> None:
+    push(built.out, hub)
+    (work := Path(shutil.copytree(built.out, hub.root.parent / "edited")))
+    card = work / "README.md"
+    card.write_text(card.read_text().replace("ORG/NAME", "org/papers"))
+    main_before = hub.refs(REPO)["main"]
+    result = push(work, hub, create_pr=True, message="Point the snippet at org/papers")
+    assert result.pr_url and result.pr_url.endswith("/discussions/1")  # type: ignore[attr-defined]
+    assert hub.refs(REPO)["main"] == main_before
+    assert hub.commits(REPO, "refs/pr/1")[0]["title"] == "Point the snippet at org/papers"
+    assert hub.files(REPO, "refs/pr/1")["README.md"] == card.read_bytes()
+
+
+def test_revision_publishes_to_a_new_branch(built: BuildResult, hub: HubServer) -> None:
+    push(built.out, hub)
+    main = hub.refs(REPO)["main"]
+    (work := Path(shutil.copytree(built.out, hub.root.parent / "edited")))
+    (work / "README.md").write_text((work / "README.md").read_text() + "\nA note.\n")
+    push(work, hub, revision="v2")
+    assert hub.refs(REPO)["main"] == main
+    assert hub.files(REPO, "v2")["README.md"].endswith(b"A note.\n")
+
+
+def test_dry_run_plans_and_writes_nothing(built: BuildResult, hub: HubServer) -> None:
+    result = push(built.out, hub, dry_run=True)
+    assert sorted(f.action for f in result.plan) == ["add"] * 6  # type: ignore[attr-defined]
+    assert all(f.size > 0 for f in result.plan)  # type: ignore[attr-defined]
+    assert "Dry run" in result.summary()  # type: ignore[attr-defined]
+    assert not [r for r in hub.requests if r[0] in WRITES]
+
+
+def test_an_invalid_dist_is_refused_before_any_request(
+    built: BuildResult, hub: HubServer, tmp_path: Path
+) -> None:
+    broken = Path(shutil.copytree(built.out, tmp_path / "broken"))
+    next((broken / "data").iterdir()).unlink()
+    with pytest.raises(InvalidInput) as caught:
+        push(broken, hub)
+    assert caught.value.report.problems[0].rule == "shard-missing"
+    assert hub.requests == []
+
+
+@pytest.mark.parametrize(
+    ("status", "advice"),
+    [(401, "did not accept the token"), (403, "may not write"), (500, "failed on its side")],
+)
+def test_http_failures_give_advice_and_leave_the_repo_as_it_was(
+    built: BuildResult, hub: HubServer, tmp_path: Path, status: int, advice: str
+) -> None:
+    push(built.out, hub)
+    before = hub.files(REPO)
+    (work := Path(shutil.copytree(built.out, tmp_path / "edited")))
+    (work / "README.md").write_text((work / "README.md").read_text() + "\nChanged.\n")
+    hub.fail_next("POST", "/commit/", status)
+    with pytest.raises(PublishError, match=advice) as caught:
+        push(work, hub)
+    assert f"HTTP {status}" in str(caught.value) and "nothing was published" in str(caught.value)
+    assert hub.files(REPO) == before
+
+
+def test_a_dropped_connection_is_reported(built: BuildResult, hub: HubServer) -> None:
+    hub.drop_next("GET", "/api/datasets/", times=10)
+    with pytest.raises(PublishError, match="could not reach the Hub"):
+        push(built.out, hub)
+
+
+def test_cli_publishes_with_hf_endpoint_and_never_prints_the_token(
+    built: BuildResult, tmp_path: Path
+) -> None:
+    with HubServer(tmp_path / "hub", require_token="hf_secret") as hub:
+        env = hub_env(hub, tmp_path / "home") | {"HF_TOKEN": "hf_secret"}
+        command = [PYTHON, "-m", "dataset_builder", "publish", str(built.out), "--repo-id", REPO]
+        dry = subprocess.run([*command, "--dry-run"], env=env, capture_output=True, text=True)
+        assert dry.returncode == 0, dry.stderr
+        assert "add     data/000_83255905406594dc-00000-of-00001.parquet" in dry.stdout
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert f"Published to {REPO}@main: {hub.url}/datasets/{REPO}/commit/" in done.stdout
+        again = subprocess.run(command, env=env, capture_output=True, text=True)
+        assert "Nothing to publish" in again.stdout
+        elsewhere = [*command[:-1], "org/other"]
+        denied = subprocess.run(elsewhere, env=env | {"HF_TOKEN": "hf_wrong"}, capture_output=True, text=True)
+        assert denied.returncode == 1 and "did not accept the token" in denied.stderr
+        assert "hf_secret" not in done.stdout + done.stderr + denied.stdout + denied.stderr
+    missing = subprocess.run(
+        [PYTHON, "-m", "dataset_builder", "publish", str(tmp_path / "nope"), "--repo-id", REPO],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2
+
+
+def test_a_failed_file_upload_is_reported_and_nothing_is_committed(
+    built: BuildResult, hub: HubServer
+) -> None:
+    hub.fail_next("PUT", "/lfs-upload/", 403, times=10)
+    with pytest.raises(PublishError, match="Error while uploading") as caught:
+        push(built.out, hub)
+    assert "nothing was committed" in str(caught.value)
+    assert [c["title"] for c in hub.commits(REPO)] == ["initial commit"]
