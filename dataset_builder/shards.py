@@ -99,7 +99,9 @@ class SplitWriter:
             end = max(end, start + 1)
             if end == rows.num_rows and not final and sizes[-1] - consumed < self.row_group_bytes:
                 break
-            self._write_group(rows.slice(start, end - start), int(sizes[end - 1]) - consumed)
+            # One contiguous chunk per row group: Parquet pages must not depend on how rows arrived.
+            group = rows.slice(start, end - start).combine_chunks()
+            self._write_group(group, int(sizes[end - 1]) - consumed)
             start, consumed = end, int(sizes[end - 1])
         self._pending = [rows.slice(start)] if start < rows.num_rows else []
         self._pending_bytes = int(sizes[-1]) - consumed
@@ -146,14 +148,17 @@ class SplitWriter:
 
 
 def _row_bytes(table: pa.Table) -> np.ndarray:
-    """Approximate uncompressed size of each row: its string bytes plus fixed-width fields."""
+    """Approximate uncompressed size of each row: its string bytes plus fixed-width fields.
+
+    List columns (`also_in`) are left out on purpose: they change when a later dump repeats a paper,
+    and row-group boundaries that moved with them would change every shard after the first change
+    instead of one column's pages.
+    """
     total = np.zeros(table.num_rows, dtype=np.int64)
     for column in table.columns:
         if pa.types.is_string(column.type):
             total += pc.binary_length(column).to_numpy(zero_copy_only=False)
-        elif pa.types.is_list(column.type):
-            total += 8 * pc.list_value_length(column).to_numpy(zero_copy_only=False)
-        else:
+        elif not pa.types.is_list(column.type):
             total += column.type.byte_width
     return total
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from pathlib import Path
 
 import datasets
 import pytest
-from conftest import DUMPS, SPLIT_ROWS, WriteDump, abstract
+from conftest import DUMPS, ROOT, SPLIT_ROWS, WriteDump, abstract
 
 from dataset_builder.build import BuildResult, build, find_dumps, split_name
 from dataset_builder.records import DatasetError, InvalidInput
@@ -147,3 +148,27 @@ def test_find_dumps_takes_files_and_folders_in_name_order(tmp_path: Path) -> Non
         find_dumps([tmp_path / "missing"])
     with pytest.raises(DatasetError, match=r"no \*\.txt"):
         find_dumps([tmp_path])
+
+
+def test_streaming_build_equals_a_single_batch_build(tmp_path: Path) -> None:
+    """20k synthetic papers: tiny batches in two worker processes give the bytes of one batch per dump."""
+    spec = importlib.util.spec_from_file_location("synthetic", ROOT / "benchmarks" / "synthetic.py")
+    assert spec is not None and spec.loader is not None
+    synthetic = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(synthetic)
+    distinct = synthetic.generate(tmp_path / "dumps", 20_000, files=4)
+    streamed = build([tmp_path / "dumps"], tmp_path / "streamed", batch_size=97, workers=2)
+    whole = build([tmp_path / "dumps"], tmp_path / "whole", batch_size=1_000_000, workers=1)
+    assert streamed.report.total("read") == 20_000
+    assert streamed.report.total("kept") == distinct
+    assert tree(streamed.out) == tree(whole.out)
+
+
+def test_progress_bars_show_both_passes_only_when_asked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    build([DUMPS], tmp_path / "quiet")
+    assert capsys.readouterr().err == ""
+    build([DUMPS], tmp_path / "shown", progress=True)
+    err = capsys.readouterr().err
+    assert "checking" in err and "writing" in err and "004_7bd83784e7eba939" in err
