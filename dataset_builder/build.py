@@ -152,7 +152,7 @@ def build(
                 if summary.split is not None
             ]
             written = _run(write_split, jobs, pool, "writing", progress)
-        result.splits = {job[1]: shards for job, shards in zip(jobs, written, strict=True) if job[1]}
+        result.splits = {job[1]: shards for job, shards in zip(jobs, written, strict=True)}
         shutil.rmtree(spills)
         card = render_card(scan.report.files, result.splits, repo_id)
         (staging / "README.md").write_text(card, encoding="utf-8")
@@ -188,16 +188,23 @@ def _run(
     desc: str,
     progress: bool,
 ) -> list[T]:
-    """Run `function(*job)` for every job, in the pool if there is one; results in job order."""
+    """Run `function(*job)` for every job, in the pool if there is one; results in job order.
+
+    Each job's first element is the file it reads; the progress bar counts their bytes and names the
+    file last finished.
+    """
     results: list[T] = []
-    with tqdm(total=len(jobs), desc=desc, unit="dump", disable=not progress) as bar:
+    files = [Path(job[0]) for job in jobs]
+    total = sum(f.stat().st_size for f in files)
+    with tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=not progress) as bar:
         if pool is None or len(jobs) <= 1:
             calls: Iterable[T] = (function(*job) for job in jobs)
         else:
             calls = pool.map(function, *zip(*jobs, strict=True))
-        for result in calls:
+        for file, result in zip(files, calls, strict=True):
             results.append(result)
-            bar.update()
+            bar.set_postfix_str(file.name, refresh=False)
+            bar.update(file.stat().st_size)
     return results
 
 

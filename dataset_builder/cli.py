@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -48,6 +50,21 @@ def _emit(report: Report, fmt: str, err: bool = False) -> None:
     click.echo(report.render(fmt), err=err)
 
 
+@contextmanager
+def _library_errors(fmt: str, refused: str = "") -> Iterator[None]:
+    """Library exceptions as output and exit codes: refused input prints its report and exits 1, any
+    other DatasetError becomes click's error message (also exit 1)."""
+    try:
+        yield
+    except InvalidInput as e:
+        _emit(e.report, fmt, err=True)
+        if refused:
+            click.echo(refused, err=True)
+        sys.exit(1)
+    except DatasetError as e:
+        raise click.ClickException(str(e)) from e
+
+
 @click.group()
 @click.version_option(package_name="dataset-builder")
 @click.option("-v", "--verbose", is_flag=True, help="Log what each stage does.")
@@ -75,7 +92,18 @@ def cli(verbose: bool) -> None:
     callback=_size,
     help="Largest Parquet shard, e.g. 500MB or 64KiB.",
 )
-@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--batch-size",
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Papers held in memory at once, per worker.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    help="Processes working on separate dumps. Default: one per core for inputs over 32 MB.",
+)
 @click.option(
     "--repo-id", default=DEFAULT_REPO_ID, show_default=True, help="Hub id shown in the card's snippet."
 )
@@ -86,26 +114,22 @@ def build_command(
     out: Path,
     max_shard_bytes: int,
     batch_size: int,
+    workers: int | None,
     repo_id: str,
     quiet: bool,
     fmt: str,
 ) -> None:
     """Build the dataset from dumps (files, or folders of *.txt; default: dumps/) into --out."""
-    try:
+    with _library_errors(fmt, "Build refused: nothing was written."):
         result = build(
             inputs or (DEFAULT_INPUT,),
             out,
             max_shard_bytes=max_shard_bytes,
             batch_size=batch_size,
+            workers=workers,
             repo_id=repo_id,
             progress=not quiet and sys.stderr.isatty(),
         )
-    except InvalidInput as e:
-        _emit(e.report, fmt, err=True)
-        click.echo(f"Build refused: {e}", err=True)
-        sys.exit(1)
-    except DatasetError as e:
-        raise click.ClickException(str(e)) from e
     click.echo(result.summary())
 
 
@@ -121,10 +145,8 @@ def validate_command(inputs: tuple[Path, ...], dist: Path | None, fmt: str) -> N
     """Check dumps as build would, without writing anything. Exit 1 when any problem is found."""
     if dist is not None and inputs:
         raise click.UsageError("give dump INPUTs or --dist, not both")
-    try:
+    with _library_errors(fmt):
         report = verify_dist(dist) if dist is not None else validate_dumps(inputs or (DEFAULT_INPUT,))
-    except DatasetError as e:
-        raise click.ClickException(str(e)) from e
     _emit(report, fmt)
     sys.exit(0 if report.ok else 1)
 
@@ -154,7 +176,7 @@ def publish_command(
     """
     if not sys.stderr.isatty():
         disable_progress_bars()
-    try:
+    with _library_errors(fmt, f"Publish refused: {dist} does not pass `validate --dist`; rebuild it."):
         result = publish(
             dist,
             repo_id,
@@ -164,12 +186,6 @@ def publish_command(
             message=message,
             dry_run=dry_run,
         )
-    except InvalidInput as e:
-        _emit(e.report, fmt, err=True)
-        click.echo(f"Publish refused: {dist} does not pass `validate --dist`; rebuild it.", err=True)
-        sys.exit(1)
-    except DatasetError as e:
-        raise click.ClickException(str(e)) from e
     click.echo(result.summary())
 
 

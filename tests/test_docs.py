@@ -1,0 +1,32 @@
+"""README.md: it opens with the two newcomer commands, and documents every command and option."""
+
+from __future__ import annotations
+
+import re
+
+from click.testing import CliRunner
+from conftest import ROOT
+
+from dataset_builder.cli import cli
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_opens_with_install_build_and_test_commands() -> None:
+    first_block = re.search(r"```bash\n(.*?)```", README, re.S)
+    assert first_block is not None and README.index("```bash") < README.index("\n## ")
+    install, tests = first_block[1].strip().splitlines()
+    assert "pip install -e '.[dev]'" in install and install.endswith("dataset-builder build")
+    assert tests.endswith("pytest")
+    assert tests in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_command_has_help_and_is_in_the_readme() -> None:
+    for name, command in cli.commands.items():  # type: ignore[attr-defined]
+        result = CliRunner().invoke(cli, [name, "--help"])
+        assert result.exit_code == 0 and command.help
+        assert f"dataset-builder {name}" in README
+        for param in command.params:
+            for option in param.opts:
+                if option.startswith("--") and option != "--help":
+                    assert option in README, f"{name} {option} is not in README.md"
