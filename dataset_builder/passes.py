@@ -7,7 +7,6 @@ imports only what those need, so a worker process starts without `datasets` and 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import pyarrow.ipc
 
 from dataset_builder import dedup
 from dataset_builder.parse import parse
-from dataset_builder.read import read_dump
+from dataset_builder.read import read_dump, sha256_of
 from dataset_builder.records import DatasetError, Paper, Problem
 from dataset_builder.report import FileSummary
 from dataset_builder.schema import check, paper_schema
@@ -44,7 +43,7 @@ class FileScan:
 def scan_file(path: Path, spill: Path | None, batch_size: int) -> FileScan:
     """Read, parse and validate one dump; valid papers enter its dedup keys (and the spill file)."""
     shown = str(path)
-    summary = FileSummary(path.name, shown, _sha256(path))
+    summary = FileSummary(path.name, shown, sha256_of(path))
     keys = dedup.FileKeys(path.name, shown)
     problems: list[Problem] = []
     schema = paper_schema().arrow
@@ -113,11 +112,6 @@ def _table(papers: Sequence[Paper], ids: list[str], also_in: list[list[str]]) ->
         },
         schema=paper_schema().arrow,
     )
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -19,6 +19,7 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 from huggingface_hub.hf_api import RepoSibling
 
+from dataset_builder.read import sha256_of
 from dataset_builder.records import InvalidInput, PublishError
 from dataset_builder.shards import SHARD_DIR
 from dataset_builder.verify import CARD, verify_dist
@@ -73,13 +74,14 @@ def publish(
 ) -> PublishResult:
     """Publish a built folder to the dataset repository `repo_id` in a single commit.
 
-    Raises InvalidInput when `dist` fails `validate --dist`, PublishError when the Hub refuses or cannot
-    be reached; in both cases the repository is left as it was.
+    Raises InvalidInput when `dist` fails `validate --dist` (before any request), PublishError when the
+    Hub refuses or cannot be reached; the branch then holds the files it held before (a repository or
+    branch created for this attempt stays, as created).
     """
     report = verify_dist(dist)
     if not report.ok:
         raise InvalidInput(report)
-    local = {CARD: _sha256(dist / CARD)} | {f.name: f.sha256 for f in report.files}
+    local = {CARD: sha256_of(dist / CARD)} | {f.name: f.sha256 for f in report.files}
     api = HfApi(endpoint=endpoint, token=token)
     branch = revision or "main"
     result = PublishResult(repo_id, branch, dry_run=dry_run)
@@ -184,11 +186,6 @@ def _explain(error: HfHubHTTPError, repo_id: str) -> str:
     else:
         advice = "the Hub refused the request"
     return f"{advice} (HTTP {status}: {detail}); nothing was published"
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _git_blob_id(path: Path) -> str:

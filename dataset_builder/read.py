@@ -8,6 +8,7 @@ a Problem with the file, line and column, and reading goes on so one run reports
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import unicodedata
@@ -56,6 +57,12 @@ def read_dump(path: Path) -> Iterator[Line | Problem]:
             if number == 1 and chunk.startswith("\ufeff"):
                 chunk = chunk[1:]
             yield from _clean(name, number, chunk.rstrip("\n"))
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file's bytes, for provenance and for comparing files with the Hub's copies."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _sniff(name: str, head: bytes) -> Problem | None:

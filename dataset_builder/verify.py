@@ -6,7 +6,6 @@ card and shards disagree (edited, half-copied, or left from another build) is re
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard
 
 from dataset_builder.card import features_yaml, hub_schema
+from dataset_builder.read import sha256_of
 from dataset_builder.records import DatasetError, Problem
 from dataset_builder.report import FileSummary, Report
 from dataset_builder.schema import check, paper_schema
@@ -128,7 +128,5 @@ def _check_shard(
                     )
                 ids.add(paper_id)
             row += table.num_rows
-    with path.open("rb") as f:
-        sha256 = hashlib.file_digest(f, "sha256").hexdigest()
     rows = row - 1
-    return FileSummary(relative, shown, sha256, read=rows, kept=rows, split=split)
+    return FileSummary(relative, shown, sha256_of(path), read=rows, kept=rows, split=split)

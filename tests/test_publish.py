@@ -10,21 +10,22 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import DUMPS, PYTHON, SPLIT_ROWS, hub_env
 from hub_server import HubServer
 
 from dataset_builder.build import BuildResult, build
-from dataset_builder.publish import publish
+from dataset_builder.publish import PublishResult, publish
 from dataset_builder.records import InvalidInput, PublishError
 
 REPO = "org/papers"
 WRITES = ("POST", "PUT")
 
 
-def push(dist: Path, hub: HubServer, **options: object) -> object:
-    return publish(dist, REPO, endpoint=hub.url, token="hf_test", **options)  # type: ignore[arg-type]
+def push(dist: Path, hub: HubServer, **options: Any) -> PublishResult:
+    return publish(dist, REPO, endpoint=hub.url, token="hf_test", **options)
 
 
 def local_files(dist: Path) -> dict[str, bytes]:
@@ -35,7 +36,7 @@ def test_first_publish_creates_the_repo_and_commits_everything_once(
     built: BuildResult, hub: HubServer
 ) -> None:
     result = push(built.out, hub)
-    assert result.created_repo and result.commit_url and result.pr_url is None  # type: ignore[attr-defined]
+    assert result.created_repo and result.commit_url and result.pr_url is None
     assert [c["title"] for c in hub.commits(REPO)] == ["Publish dataset build (6 add)", "initial commit"]
     files = hub.files(REPO)
     assert files.pop(".gitattributes").startswith(b"*.parquet filter=lfs")
@@ -68,8 +69,8 @@ def test_republishing_an_unchanged_build_makes_no_commit(built: BuildResult, hub
     push(built.out, hub)
     before = hub.commits(REPO)
     result = push(built.out, hub)
-    assert result.plan == [] and result.unchanged == 6 and result.commit_url is None  # type: ignore[attr-defined]
-    assert "Nothing to publish" in result.summary()  # type: ignore[attr-defined]
+    assert result.plan == [] and result.unchanged == 6 and result.commit_url is None
+    assert "Nothing to publish" in result.summary()
     assert hub.commits(REPO) == before
 
 
@@ -83,7 +84,7 @@ def test_a_removed_split_is_deleted_in_the_same_commit(
         shutil.copy(dump, fewer)
     smaller = build([fewer], tmp_path / "dist")
     result = push(smaller.out, hub)
-    actions = {(f.path, f.action) for f in result.plan}  # type: ignore[attr-defined]
+    actions = {(f.path, f.action) for f in result.plan}
     assert ("data/004_7bd83784e7eba939-00000-of-00001.parquet", "delete") in actions
     assert ("README.md", "update") in actions
     assert len(hub.commits(REPO)) == 3
@@ -97,7 +98,7 @@ def test_create_pr_leaves_main_alone(built: BuildResult, hub: HubServer) -> None
     card.write_text(card.read_text().replace("ORG/NAME", "org/papers"))
     main_before = hub.refs(REPO)["main"]
     result = push(work, hub, create_pr=True, message="Point the snippet at org/papers")
-    assert result.pr_url and result.pr_url.endswith("/discussions/1")  # type: ignore[attr-defined]
+    assert result.pr_url and result.pr_url.endswith("/discussions/1")
     assert hub.refs(REPO)["main"] == main_before
     assert hub.commits(REPO, "refs/pr/1")[0]["title"] == "Point the snippet at org/papers"
     assert hub.files(REPO, "refs/pr/1")["README.md"] == card.read_bytes()
@@ -115,9 +116,9 @@ def test_revision_publishes_to_a_new_branch(built: BuildResult, hub: HubServer) 
 
 def test_dry_run_plans_and_writes_nothing(built: BuildResult, hub: HubServer) -> None:
     result = push(built.out, hub, dry_run=True)
-    assert sorted(f.action for f in result.plan) == ["add"] * 6  # type: ignore[attr-defined]
-    assert all(f.size > 0 for f in result.plan)  # type: ignore[attr-defined]
-    assert "Dry run" in result.summary()  # type: ignore[attr-defined]
+    assert sorted(f.action for f in result.plan) == ["add"] * 6
+    assert all(f.size > 0 for f in result.plan)
+    assert "Dry run" in result.summary()
     assert not [r for r in hub.requests if r[0] in WRITES]
 
 
