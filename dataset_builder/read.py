@@ -18,9 +18,17 @@ from pathlib import Path
 from dataset_builder.records import Line, Problem
 
 # Far above the longest abstract the schema allows (10,000 characters): a longer line is not a dump
-# line, and reading stops buffering it at this size so a huge single-line file stays cheap.
+# line. A line longer than a piece is never held whole, so a huge single-line file stays cheap.
 MAX_LINE_CHARS = 100_000
 _SNIFF_BYTES = 4096
+# Pieces a dump is read in: big enough that per-piece work is negligible, and holding more bytes than
+# any line of MAX_LINE_CHARS characters (4 bytes each at most) has.
+_PIECE_BYTES = 1 << 20
+_BOM = "\ufeff".encode()
+# Bytes a clean piece may hold: everything but the C0 controls (tab and line ends aside) and DEL.
+_TEXT_BYTES = bytes(b for b in range(256) if (b >= 0x20 and b != 0x7F) or b in b"\t\n\r")
+# What else makes a non-ASCII piece need per-line checks: C1 controls and bytes that are not UTF-8.
+_NOT_CLEAN = re.compile(r"[\x7f-\x9f\udc80-\udcff]")
 # C0 and C1 control characters except tab; line endings are already gone at this point.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 # Bytes that are not UTF-8 come through `surrogateescape` as lone surrogates U+DC80..U+DCFF.
@@ -30,33 +38,42 @@ _NOT_UTF8 = re.compile(r"[\udc80-\udcff]")
 def read_dump(path: Path) -> Iterator[Line | Problem]:
     """Yield the non-blank lines of one dump, or the problems that stop a line from being read.
 
-    Lines and problems carry the path as given, so messages point where the user (or CI) looks.
+    Lines and problems carry the path as given, so messages point where the user (or CI) looks. The file
+    is read in pieces of whole lines; a piece of clean text (the usual case) skips the per-line checks.
     """
     name = str(path)
     with path.open("rb") as raw:
-        head = raw.read(_SNIFF_BYTES)
-        problem = _sniff(name, head)
+        problem = _sniff(name, raw.read(_SNIFF_BYTES))
         if problem:
             yield problem
             return
         raw.seek(0)
-        text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline=None)
-        number = 0
-        while chunk := text.readline(MAX_LINE_CHARS + 1):
-            number += 1
-            if len(chunk) > MAX_LINE_CHARS:
-                _skip_rest_of_line(text, chunk)
-                yield Problem(
-                    name,
-                    number,
-                    "line-too-long",
-                    f"line is longer than {MAX_LINE_CHARS:,} characters; is this a dump?",
-                    value=chunk[:60],
-                )
+        number = 0  # lines before the current piece
+        for piece, whole in _pieces(raw):
+            if number == 0:
+                piece = piece.removeprefix(_BOM)
+            if not whole:
+                number += 1
+                yield _too_long(name, number, piece.decode("utf-8", "replace"))
                 continue
-            if number == 1 and chunk.startswith("\ufeff"):
-                chunk = chunk[1:]
-            yield from _clean(name, number, chunk.rstrip("\n"))
+            text = piece.decode("utf-8", "surrogateescape")
+            if "\r" in text:
+                text = text.replace("\r\n", "\n").replace("\r", "\n")
+            lines = text.split("\n")
+            if not lines[-1]:
+                lines.pop()  # the piece ends with a line end
+            if _is_clean(piece, text) and max(map(len, lines), default=0) <= MAX_LINE_CHARS:
+                for offset, line in enumerate(lines, 1):
+                    line = line.strip()
+                    if line:
+                        yield Line(name, number + offset, line)
+            else:
+                for offset, line in enumerate(lines, 1):
+                    if len(line) > MAX_LINE_CHARS:
+                        yield _too_long(name, number + offset, line)
+                    else:
+                        yield from _clean(name, number + offset, line)
+            number += len(lines)
 
 
 def sha256_of(path: Path) -> str:
@@ -78,12 +95,63 @@ def _sniff(name: str, head: bytes) -> Problem | None:
     return None
 
 
-def _skip_rest_of_line(text: io.TextIOWrapper, chunk: str) -> None:
-    """Consume an over-long line in bounded pieces."""
-    while not chunk.endswith("\n"):
-        chunk = text.readline(MAX_LINE_CHARS)
-        if not chunk:
-            return
+def _pieces(raw: io.BufferedReader) -> Iterator[tuple[bytes, bool]]:
+    """The file in pieces of about `_PIECE_BYTES` that end at a line end, so no line is split.
+
+    `(piece, True)` holds whole lines (the last without a line end only at the end of the file).
+    `(start, False)` is the start of a line too long to hold; the rest of that line is skipped unread.
+    A CR LF pair is never cut in two, so the lines are those of universal-newline reading.
+    """
+    carry = b""
+    while data := raw.read(_PIECE_BYTES):
+        buffer = carry + data if carry else data
+        cut = max(buffer.rfind(b"\n"), buffer.rfind(b"\r")) + 1
+        if cut == len(buffer) and buffer.endswith(b"\r") and raw.peek(1)[:1] == b"\n":
+            buffer += raw.read(1)
+            cut += 1
+        if cut:
+            yield buffer[:cut], True
+            carry = buffer[cut:]
+        elif len(buffer) >= _PIECE_BYTES:
+            yield buffer[:_SNIFF_BYTES], False
+            carry = _after_line_end(raw)
+        else:
+            carry = buffer
+    if carry:
+        yield carry, True
+
+
+def _after_line_end(raw: io.BufferedReader) -> bytes:
+    """Skip to the end of the current line; return what was read beyond it."""
+    while data := raw.read(_PIECE_BYTES):
+        ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
+        if ends:
+            end = min(ends) + 1
+            if data[end - 1 : end + 1] == b"\r\n":
+                end += 1
+            elif end == len(data) and data.endswith(b"\r") and raw.peek(1)[:1] == b"\n":
+                raw.read(1)
+            return data[end:]
+    return b""
+
+
+def _is_clean(piece: bytes, text: str) -> bool:
+    """True when no line of the piece needs a per-line check: no control or undecodable bytes, NFC."""
+    if piece.translate(None, _TEXT_BYTES):
+        return False  # C0 control characters other than tab and line ends
+    if piece.isascii():
+        return True
+    return not _NOT_CLEAN.search(text) and unicodedata.is_normalized("NFC", text)
+
+
+def _too_long(name: str, number: int, line: str) -> Problem:
+    return Problem(
+        name,
+        number,
+        "line-too-long",
+        f"line is longer than {MAX_LINE_CHARS:,} characters; is this a dump?",
+        value=line[:60],
+    )
 
 
 def _clean(name: str, number: int, line: str) -> Iterator[Line | Problem]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import time
 import unicodedata
 
 from conftest import WriteDump
 
-from dataset_builder.read import MAX_LINE_CHARS, read_dump
+from dataset_builder.read import _PIECE_BYTES, MAX_LINE_CHARS, _clean, _too_long, read_dump
 from dataset_builder.records import Line, Problem
 
 
@@ -75,3 +76,22 @@ def test_a_giant_line_is_rejected_quickly_and_reading_goes_on(write_dump: WriteD
     assert isinstance(problem, Problem) and problem.rule == "line-too-long" and problem.line == 1
     assert len(problem.value) <= 60 and f"{MAX_LINE_CHARS:,}" in problem.message
     assert isinstance(line, Line) and (line.number, line.text) == (2, "next line")
+
+
+def test_reading_in_pieces_gives_the_lines_of_reading_line_by_line(write_dump: WriteDump) -> None:
+    # Over three pieces of text with every kind of line, and a CR LF pair cut by the first piece boundary.
+    body = ["Plain title", "Caf\u00e9 abstract", "", "Cafe\u0301 decomposed", "Bad\x07bell", "\tpadded  "]
+    head = b"x" * (_PIECE_BYTES - 1) + b"\r\n"
+    data = head + "\r\n".join(body * 20_000).encode("utf-8") + b"\rCaf\xe9\r\nlast"
+    path = write_dump("pieces.txt", data)
+    wrapper = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="surrogateescape", newline=None)
+    expected: list[Line | Problem] = []
+    for number, line in enumerate(wrapper, 1):
+        if len(line) > MAX_LINE_CHARS:
+            expected.append(_too_long(str(path), number, line))
+        else:
+            expected.extend(_clean(str(path), number, line.rstrip("\n")))
+    assert lines_of(path) == expected
+    first, last = expected[0], expected[-1]
+    assert isinstance(first, Problem) and first.rule == "line-too-long"
+    assert last == Line(str(path), 120_003, "last")
