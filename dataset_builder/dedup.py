@@ -15,8 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
 
 from dataset_builder.records import Problem
+
+# What makes an ASCII abstract need its white space collapsed before it is hashed; any non-ASCII one is
+# collapsed too, as it may hold a no-break or other Unicode space.
+_SPACE_RUNS = ("  ", "\t")
 
 
 def title_key(title: str) -> str:
@@ -48,9 +54,23 @@ def paper_id(key_hash: int) -> str:
     return f"{key_hash:016x}"
 
 
-def abstract_hash(abstract: str) -> int:
-    """64-bit hash of the abstract with white space collapsed, to tell repeats from conflicts."""
-    return _hash64(abstract if _plain(abstract) else " ".join(abstract.split()))
+def abstract_hashes(abstracts: pa.Array | Sequence[str]) -> npt.NDArray[np.uint64]:
+    """64-bit hashes of abstracts with runs of white space collapsed, to tell repeats from conflicts.
+
+    They are compared only within one build, whose processes all run the same polars, so polars'
+    vectorized hash serves here; `paper_id`, which must not change across versions, uses blake2b.
+    """
+    series = pl.Series(abstracts, dtype=pl.String)
+    text = pl.col("a")
+    spaced = text.str.len_bytes() != text.str.len_chars()
+    for run in _SPACE_RUNS:
+        spaced = spaced | text.str.contains(run, literal=True)
+    frame = pl.DataFrame({"a": series}).with_row_index()
+    rows = frame.filter(spaced)
+    if rows.height:  # collapse only the abstracts that may need it
+        collapsed = rows["a"].str.replace_all(r"\s+", " ")
+        series = series.scatter(rows["index"], collapsed)
+    return series.hash(seed=0).to_numpy()
 
 
 @dataclass
@@ -66,11 +86,11 @@ class FileKeys:
     abstracts: array[int] = field(default_factory=lambda: array("Q"))
     lines: array[int] = field(default_factory=lambda: array("q"))
 
-    def add(self, title: int, abstract: int, line: int) -> None:
-        """Record one paper by its `title_hash`, `abstract_hash` and title line."""
-        self.titles.append(title)
-        self.abstracts.append(abstract)
-        self.lines.append(line)
+    def add(self, titles: Sequence[int], abstracts: npt.NDArray[np.uint64], lines: Sequence[int]) -> None:
+        """Record a batch of papers by their `title_hash`, `abstract_hashes` and title lines."""
+        self.titles.extend(titles)
+        self.abstracts.extend(abstracts.tolist())
+        self.lines.extend(lines)
 
 
 @dataclass(frozen=True, slots=True)

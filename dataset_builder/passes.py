@@ -68,10 +68,9 @@ def scan_file(path: Path, spill: Path | None, batch_size: int) -> FileScan:
                 if bad_lines:
                     good = [i for i, p in enumerate(papers) if p.line not in bad_lines]
                     table = table.take(good)
-                    papers = [papers[i] for i in good]
                     hashes = [hashes[i] for i in good]
-                for paper, title_hash in zip(papers, hashes, strict=True):
-                    keys.add(title_hash, dedup.abstract_hash(paper.abstract), paper.line)
+                lines = table["source_line"].to_pylist()
+                keys.add(hashes, dedup.abstract_hashes(table["abstract"].combine_chunks()), lines)
                 if writer is not None:
                     writer.write_table(table)
             problems.extend(sorted(found, key=lambda p: p.line or 0))

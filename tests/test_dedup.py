@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
-from dataset_builder.dedup import FileKeys, abstract_hash, paper_id, plan, title_hash, title_key
+from dataset_builder.dedup import FileKeys, abstract_hashes, paper_id, plan, title_hash, title_key
 
 
 def keys(name: str, *papers: tuple[str, str, int]) -> FileKeys:
     file_keys = FileKeys(name, f"dumps/{name}")
-    for title, abstract, line in papers:
-        file_keys.add(title_hash(title), abstract_hash(abstract), line)
+    titles, abstracts, lines = zip(*papers, strict=True) if papers else ((), (), ())
+    file_keys.add([title_hash(t) for t in titles], abstract_hashes(list(abstracts)), list(lines))
     return file_keys
 
 
@@ -58,3 +58,9 @@ def test_same_title_with_a_different_abstract_is_a_conflict_naming_both_places()
 def test_no_papers_plans_nothing() -> None:
     result = plan([FileKeys("a.txt", "a.txt")])
     assert result.files[0].kept == 0 and result.duplicates == [] and result.conflicts == []
+
+
+def test_abstract_hashes_ignore_runs_of_white_space_but_not_words() -> None:
+    spaced = ["A  study\tof\u00a0graphs", "A study of graphs", "A study of trees", "A\u2003study of graphs"]
+    hashes = abstract_hashes(spaced).tolist()
+    assert hashes[0] == hashes[1] == hashes[3] != hashes[2]
