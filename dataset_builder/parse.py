@@ -73,22 +73,28 @@ def _pair(items: Iterable[Line | Problem], file: str) -> Iterator[Paper | Proble
     # After an unreadable line that was not a pending title's abstract, that line was a title: its
     # abstract goes with it, reported once (by the read problem) rather than as an orphan.
     skip_abstract = False
-    for item, following in _with_next(items):
+    iterator = iter(items)
+    following = next(iterator, None)  # one line of lookahead
+    while following is not None:
+        item, following = following, next(iterator, None)
         if isinstance(item, Problem):
             skip_abstract = title is None and item.line is not None
             title = None
             yield item
             continue
+        header = is_header(item.text)
+        kind = _kind(item.text)
         if skip_abstract:
             skip_abstract = False
-            if _kind(item.text) is not _Kind.TITLE and not is_header(item.text):
+            if kind is not _Kind.TITLE and not header:
                 continue
         if in_preamble:
-            if is_header(item.text):
+            if header:
                 continue
             in_preamble = False
             item = _unglue_subscribe(item)
-        elif is_header(item.text):
+            kind = _kind(item.text)
+        elif header:
             yield Problem(
                 file,
                 item.number,
@@ -97,7 +103,6 @@ def _pair(items: Iterable[Line | Problem], file: str) -> Iterator[Paper | Proble
                 value=item.text,
             )
             continue
-        kind = _kind(item.text)
         if title is None:
             if kind is _Kind.ABSTRACT:
                 yield Problem(
@@ -130,17 +135,6 @@ def _pair(items: Iterable[Line | Problem], file: str) -> Iterator[Paper | Proble
             "title at the end of the file has no abstract",
             value=title.text,
         )
-
-
-def _with_next(items: Iterable[Line | Problem]) -> Iterator[tuple[Line | Problem, object]]:
-    """Each item with the one after it (None after the last), for one line of lookahead."""
-    previous: Line | Problem | None = None
-    for item in items:
-        if previous is not None:
-            yield previous, item
-        previous = item
-    if previous is not None:
-        yield previous, None
 
 
 def _unglue_subscribe(line: Line) -> Line:
