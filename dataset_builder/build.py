@@ -1,7 +1,8 @@
 """The pipeline: read -> parse -> validate -> dedup -> shards -> card, and the atomic swap of the output.
 
-`validate_dumps` is the first pass alone. `build` runs it, refuses invalid input, then reads the dumps a
-second time to write the shards, so memory holds the small dedup index and one batch, never the text.
+`validate_dumps` is the first pass alone. `build` runs it, refuses invalid input, then reads the first pass's
+spill of their valid papers to write the shards, so memory holds the small dedup index and one batch,
+never the text.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tqdm import tqdm
 
 from dataset_builder import dedup
 from dataset_builder.card import DEFAULT_REPO_ID, hub_schema, render_card
-from dataset_builder.passes import scan_file, write_split
+from dataset_builder.passes import scan_file, start_worker, system_memory_pool, write_split
 from dataset_builder.records import DatasetError, InvalidInput, Problem
 from dataset_builder.report import FileSummary, Report
 from dataset_builder.schema import paper_schema
@@ -36,9 +37,9 @@ DEFAULT_INPUT = Path("dumps")
 DEFAULT_OUT = Path("dist")
 DEFAULT_BATCH_SIZE = 5_000
 _SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")  # datasets.splits._split_re
-# Below this much input, starting worker processes (each imports pyarrow, polars and pandera) costs
-# more than it saves.
-_PARALLEL_FROM_BYTES = 32 * 1024 * 1024
+# Below this much input, worker processes (each imports pyarrow, polars and pandera) save under a second
+# and more than double peak memory (docs/benchmarks.md: 285 MB of dumps build as fast with one process).
+_PARALLEL_FROM_BYTES = 512 * 1024 * 1024
 _SPILL_DIR = ".spill"
 T = TypeVar("T")
 
@@ -109,7 +110,7 @@ def validate_dumps(
 ) -> Report:
     """Check dumps as `build` would, without writing anything; every problem is in the report."""
     paths = find_dumps(inputs)
-    with _pool(_workers(workers, paths)) as pool:
+    with system_memory_pool(), _pool(_workers(workers, paths)) as pool:
         return _scan(paths, None, batch_size, pool, progress=False).report
 
 
@@ -140,7 +141,7 @@ def build(
         staging.chmod(0o755)
         spills = staging / _SPILL_DIR
         spills.mkdir()
-        with _pool(count) as pool:
+        with system_memory_pool(), _pool(count) as pool:
             scan = _scan(paths, spills, batch_size, pool, progress)
             if not scan.report.ok:
                 raise InvalidInput(scan.report)
@@ -178,7 +179,8 @@ def _pool(workers: int) -> ProcessPoolExecutor | nullcontext[None]:
     if workers <= 1:
         return nullcontext()
     # spawn, not fork: the parent may hold threads of pyarrow and polars, which fork would copy locked.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker)
 
 
 def _run(

@@ -102,7 +102,7 @@ def cli(verbose: bool) -> None:
 @click.option(
     "--workers",
     type=click.IntRange(1),
-    help="Processes working on separate dumps. Default: one per core for inputs over 32 MB.",
+    help="Processes working on separate dumps. Default: one per core for inputs over 512 MB.",
 )
 @click.option(
     "--repo-id", default=DEFAULT_REPO_ID, show_default=True, help="Hub id shown in the card's snippet."
