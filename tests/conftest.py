@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -81,3 +82,8 @@ def hub_env(hub: HubServer, home: Path) -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+def pytest_sessionfinish() -> None:
+    """Remove the throwaway Hub and datasets caches, which hold copies of built shards."""
+    shutil.rmtree(os.environ["HF_HOME"], ignore_errors=True)
