@@ -1,9 +1,10 @@
-"""The pre-commit hook other repositories use: its entry runs and gates on the files it is given."""
+"""The pre-commit hook other repositories use, run by the real pre-commit on the dumps a commit adds."""
 
 from __future__ import annotations
 
+import os
 import re
-import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,23 +20,38 @@ def hook() -> dict[str, object]:
     return dict(entry)
 
 
-def run_hook(files: list[Path]) -> subprocess.CompletedProcess[str]:
-    """Run the hook's entry the way pre-commit does: the command, then the matching file names."""
-    command = shlex.split(str(hook()["entry"]))
-    executable = Path(sys.executable).parent / command[0]
-    return subprocess.run(
-        [str(executable), *command[1:], *map(str, files)], capture_output=True, text=True, cwd=ROOT
-    )
-
-
 def test_hook_matches_dump_files_only() -> None:
     pattern = re.compile(str(hook()["files"]))
     assert pattern.search("dumps/005_abc.txt")
     assert not pattern.search("tests/corpus/empty.txt") and not pattern.search("dumps/notes.md")
 
 
-def test_hook_passes_good_dumps_and_fails_a_broken_one() -> None:
-    assert run_hook(sorted(DUMPS.glob("*.txt"))).returncode == 0
-    failed = run_hook([CORPUS / "orphan_title.txt"])
-    assert failed.returncode == 1
-    assert "orphan_title.txt:5: [orphan-title]" in failed.stdout + failed.stderr
+def test_real_pre_commit_passes_good_dumps_and_blocks_a_broken_new_one(tmp_path: Path) -> None:
+    # pre-commit installs the hook's environment from this repository (about 20 s, from the package index).
+    repo = tmp_path / "data-repo"
+    (repo / "dumps").mkdir(parents=True)
+    shutil.copy(DUMPS / "000_83255905406594dc.txt", repo / "dumps")
+    env = dict(
+        os.environ,
+        PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"),
+        GIT_AUTHOR_NAME="test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+    )
+    pre_commit = [str(Path(sys.executable).parent / "pre-commit"), "try-repo", str(ROOT), "validate-dumps"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*args], capture_output=True, text=True, cwd=repo, env=env)
+
+    run("git", "init", "-q")
+    run("git", "add", "dumps")
+    passed = run(*pre_commit, "--all-files")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert re.search(r"validate Daily Papers dumps\.+Passed", passed.stdout)
+
+    shutil.copy(CORPUS / "orphan_title.txt", repo / "dumps" / "001_new.txt")
+    run("git", "add", "dumps")
+    blocked = run(*pre_commit)  # staged files only, as on `git commit`
+    assert blocked.returncode == 1
+    assert "dumps/001_new.txt:5: [orphan-title]" in blocked.stdout
