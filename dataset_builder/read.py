@@ -18,17 +18,15 @@ from pathlib import Path
 from dataset_builder.records import Line, Problem
 
 # Far above the longest abstract the schema allows (10,000 characters): a longer line is not a dump
-# line. A line longer than a piece is never held whole, so a huge single-line file stays cheap.
+# line. Only its start is kept, so a huge single-line file stays cheap.
 MAX_LINE_CHARS = 100_000
 _SNIFF_BYTES = 4096
-# Pieces a dump is read in: big enough that per-piece work is negligible, and holding more bytes than
-# any line of MAX_LINE_CHARS characters (4 bytes each at most) has.
-_PIECE_BYTES = 1 << 20
-_BOM = "\ufeff".encode()
-# Bytes a clean piece may hold: everything but the C0 controls (tab and line ends aside) and DEL.
-_TEXT_BYTES = bytes(b for b in range(256) if (b >= 0x20 and b != 0x7F) or b in b"\t\n\r")
-# What else makes a non-ASCII piece need per-line checks: C1 controls and bytes that are not UTF-8.
-_NOT_CLEAN = re.compile(r"[\x7f-\x9f\udc80-\udcff]")
+# Characters a dump is read in at a time: big enough that per-piece work is negligible.
+_PIECE_CHARS = 1 << 20
+# Bytes an ASCII piece may hold and skip the per-line checks: all but C0 controls (tab, LF aside) and DEL.
+_TEXT_BYTES = bytes(b for b in range(128) if (b >= 0x20 and b != 0x7F) or b in b"\t\n")
+# What makes a non-ASCII piece need per-line checks: control characters, bytes that are not UTF-8.
+_NOT_CLEAN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\udc80-\udcff]")
 # C0 and C1 control characters except tab; line endings are already gone at this point.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 # Bytes that are not UTF-8 come through `surrogateescape` as lone surrogates U+DC80..U+DCFF.
@@ -48,21 +46,11 @@ def read_dump(path: Path) -> Iterator[Line | Problem]:
             yield problem
             return
         raw.seek(0)
+        # utf-8-sig drops a BOM; newline=None reads CR LF, CR and LF alike, also across pieces.
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline=None)
         number = 0  # lines before the current piece
-        for piece, whole in _pieces(raw):
-            if number == 0:
-                piece = piece.removeprefix(_BOM)
-            if not whole:
-                number += 1
-                yield _too_long(name, number, piece.decode("utf-8", "replace"))
-                continue
-            text = piece.decode("utf-8", "surrogateescape")
-            if "\r" in text:
-                text = text.replace("\r\n", "\n").replace("\r", "\n")
-            lines = text.split("\n")
-            if not lines[-1]:
-                lines.pop()  # the piece ends with a line end
-            if _is_clean(piece, text) and max(map(len, lines), default=0) <= MAX_LINE_CHARS:
+        for lines, clean in _pieces(text):
+            if clean:
                 for offset, line in enumerate(lines, 1):
                     line = line.strip()
                     if line:
@@ -95,52 +83,41 @@ def _sniff(name: str, head: bytes) -> Problem | None:
     return None
 
 
-def _pieces(raw: io.BufferedReader) -> Iterator[tuple[bytes, bool]]:
-    """The file in pieces of about `_PIECE_BYTES` that end at a line end, so no line is split.
+def _pieces(text: io.TextIOWrapper) -> Iterator[tuple[list[str], bool]]:
+    """The text in pieces of whole lines, each with whether it is clean (`_is_clean`).
 
-    `(piece, True)` holds whole lines (the last without a line end only at the end of the file).
-    `(start, False)` is the start of a line too long to hold; the rest of that line is skipped unread.
-    A CR LF pair is never cut in two, so the lines are those of universal-newline reading.
+    A line longer than MAX_LINE_CHARS is cut to MAX_LINE_CHARS + 1 characters and the rest of it is
+    skipped unread.
     """
-    carry = b""
-    while data := raw.read(_PIECE_BYTES):
-        buffer = carry + data if carry else data
-        cut = max(buffer.rfind(b"\n"), buffer.rfind(b"\r")) + 1
-        if cut == len(buffer) and buffer.endswith(b"\r") and raw.peek(1)[:1] == b"\n":
-            buffer += raw.read(1)
-            cut += 1
-        if cut:
-            yield buffer[:cut], True
-            carry = buffer[cut:]
-        elif len(buffer) >= _PIECE_BYTES:
-            yield buffer[:_SNIFF_BYTES], False
-            carry = _after_line_end(raw)
-        else:
-            carry = buffer
-    if carry:
-        yield carry, True
+    carry = ""
+    while chunk := text.read(_PIECE_CHARS):
+        block = carry + chunk if carry else chunk
+        lines = block.split("\n")
+        carry = lines.pop()  # the start of the next line
+        if len(carry) > MAX_LINE_CHARS:
+            lines.append(carry[: MAX_LINE_CHARS + 1])
+            carry = _after_line_end(text)
+        yield lines, _is_clean(block, lines)
+    if carry:  # the last line, or what followed a skipped line at the end of the file
+        lines = carry.split("\n")
+        yield lines, _is_clean(carry, lines)
 
 
-def _after_line_end(raw: io.BufferedReader) -> bytes:
-    """Skip to the end of the current line; return what was read beyond it."""
-    while data := raw.read(_PIECE_BYTES):
-        ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
-        if ends:
-            end = min(ends) + 1
-            if data[end - 1 : end + 1] == b"\r\n":
-                end += 1
-            elif end == len(data) and data.endswith(b"\r") and raw.peek(1)[:1] == b"\n":
-                raw.read(1)
-            return data[end:]
-    return b""
+def _after_line_end(text: io.TextIOWrapper) -> str:
+    """Skip the rest of the current line; return what follows it in the last piece read."""
+    while chunk := text.read(_PIECE_CHARS):
+        _, end, rest = chunk.partition("\n")
+        if end:
+            return rest
+    return ""
 
 
-def _is_clean(piece: bytes, text: str) -> bool:
-    """True when no line of the piece needs a per-line check: no control or undecodable bytes, NFC."""
-    if piece.translate(None, _TEXT_BYTES):
-        return False  # C0 control characters other than tab and line ends
-    if piece.isascii():
-        return True
+def _is_clean(text: str, lines: list[str]) -> bool:
+    """True when no line needs the per-line checks: none too long, no control or undecodable bytes, NFC."""
+    if max(map(len, lines), default=0) > MAX_LINE_CHARS:
+        return False
+    if text.isascii():
+        return not text.encode("ascii").translate(None, _TEXT_BYTES)
     return not _NOT_CLEAN.search(text) and unicodedata.is_normalized("NFC", text)
 
 

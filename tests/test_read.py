@@ -8,7 +8,7 @@ import unicodedata
 
 from conftest import WriteDump
 
-from dataset_builder.read import _PIECE_BYTES, MAX_LINE_CHARS, _clean, _too_long, read_dump
+from dataset_builder.read import _PIECE_CHARS, MAX_LINE_CHARS, _clean, _too_long, read_dump
 from dataset_builder.records import Line, Problem
 
 
@@ -81,7 +81,7 @@ def test_a_giant_line_is_rejected_quickly_and_reading_goes_on(write_dump: WriteD
 def test_reading_in_pieces_gives_the_lines_of_reading_line_by_line(write_dump: WriteDump) -> None:
     # Over three pieces of text with every kind of line, and a CR LF pair cut by the first piece boundary.
     body = ["Plain title", "Caf\u00e9 abstract", "", "Cafe\u0301 decomposed", "Bad\x07bell", "\tpadded  "]
-    head = b"x" * (_PIECE_BYTES - 1) + b"\r\n"
+    head = b"x" * (_PIECE_CHARS - 1) + b"\r\n"
     data = head + "\r\n".join(body * 20_000).encode("utf-8") + b"\rCaf\xe9\r\nlast"
     path = write_dump("pieces.txt", data)
     wrapper = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="surrogateescape", newline=None)
@@ -95,3 +95,12 @@ def test_reading_in_pieces_gives_the_lines_of_reading_line_by_line(write_dump: W
     first, last = expected[0], expected[-1]
     assert isinstance(first, Problem) and first.rule == "line-too-long"
     assert last == Line(str(path), 120_003, "last")
+
+
+def test_lines_after_a_giant_line_keep_their_numbers_to_the_end_of_the_file(write_dump: WriteDump) -> None:
+    # Longer than a piece, so its rest is skipped unread, and the lines after it are the file's last.
+    path = write_dump("giant.txt", b"x" * (_PIECE_CHARS + 10) + b"\r\nsecond\r\n\r\nfourth")
+    problem, *lines = lines_of(path)
+    assert isinstance(problem, Problem) and (problem.line, problem.rule) == (1, "line-too-long")
+    numbered = [(line.number, line.text) for line in lines if isinstance(line, Line)]
+    assert numbered == [(2, "second"), (4, "fourth")]
