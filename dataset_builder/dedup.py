@@ -20,9 +20,8 @@ import pyarrow as pa
 
 from dataset_builder.records import Problem
 
-# What makes an ASCII abstract need its white space collapsed before it is hashed; any non-ASCII one is
-# collapsed too, as it may hold a no-break or other Unicode space.
-_SPACE_RUNS = ("  ", "\t")
+# White space that collapsing changes: a run of two or more, or one that is not a plain space.
+_SPACES = r"\s\s+|[^\S ]"
 
 
 def title_key(title: str) -> str:
@@ -61,15 +60,11 @@ def abstract_hashes(abstracts: pa.Array | Sequence[str]) -> npt.NDArray[np.uint6
     vectorized hash serves here; `paper_id`, which must not change across versions, uses blake2b.
     """
     series = pl.Series(abstracts, dtype=pl.String)
-    text = pl.col("a")
-    spaced = text.str.len_bytes() != text.str.len_chars()
-    for run in _SPACE_RUNS:
-        spaced = spaced | text.str.contains(run, literal=True)
-    frame = pl.DataFrame({"a": series}).with_row_index()
-    rows = frame.filter(spaced)
-    if rows.height:  # collapse only the abstracts that may need it
-        collapsed = rows["a"].str.replace_all(r"\s+", " ")
-        series = series.scatter(rows["index"], collapsed)
+    # Cheap literal tests pass over plain ASCII abstracts; only the others go through the regex.
+    maybe = series.str.contains("  ", literal=True) | series.str.contains("\t", literal=True)
+    maybe = maybe | (series.str.len_bytes() != series.str.len_chars())
+    if maybe.any():
+        series = series.scatter(maybe.arg_true(), series.filter(maybe).str.replace_all(_SPACES, " "))
     return series.hash(seed=0).to_numpy()
 
 
