@@ -1,8 +1,8 @@
 """The pipeline: read -> parse -> validate -> dedup -> shards -> card, and the atomic swap of the output.
 
-`validate_dumps` is the first pass alone. `build` runs it, refuses invalid input, then reads the first pass's
-spill of their valid papers to write the shards, so memory holds the small dedup index and one batch,
-never the text.
+`validate_dumps` is the first pass alone. `build` runs it, refuses invalid input, then writes the shards
+from the valid papers the first pass spilled to disk, so memory holds the small dedup index and one
+batch, never the text.
 """
 
 from __future__ import annotations
