@@ -51,8 +51,24 @@ def features_yaml() -> list[dict[str, object]]:
     return yaml_dict["features"]
 
 
-def card_data(splits: Mapping[str, Sequence[Shard]]) -> DatasetCardData:
-    """The card's YAML: Hub metadata, one `configs` entry listing every shard, and `dataset_info`."""
+# The YAML key of `provenance`: only this tool writes it.
+PROVENANCE_KEY = "dataset_builder"
+
+
+def provenance(files: Sequence[FileSummary], splits: Mapping[str, Sequence[Shard]]) -> dict[str, object]:
+    """The card's machine-readable record of how it was built: the tool, the sha256 of every dump read
+    and of every shard written. Only this tool writes the key, so it also marks a folder as a build."""
+    return {
+        "builder_version": version("dataset-builder"),
+        "schema_version": paper_schema().version,
+        "sources": [{"file": f.name, "sha256": f.sha256} for f in files],
+        "shards": [{"path": s.path, "sha256": s.sha256} for shards in splits.values() for s in shards],
+    }
+
+
+def card_data(splits: Mapping[str, Sequence[Shard]], files: Sequence[FileSummary] = ()) -> DatasetCardData:
+    """The card's YAML: Hub metadata, one `configs` entry listing every shard, `dataset_info`, and
+    the provenance block under `dataset_builder`."""
     import datasets
 
     split_dict = datasets.SplitDict()
@@ -87,6 +103,7 @@ def card_data(splits: Mapping[str, Sequence[Shard]]) -> DatasetCardData:
             }
         ],
         dataset_info=info._to_yaml_dict(),
+        dataset_builder=provenance(files, splits),
     )
 
 
@@ -112,7 +129,7 @@ def render_card(
         if f.split is not None
     ]
     card = DatasetCard.from_template(
-        card_data(splits),
+        card_data(splits, files),
         template_path=str(resource(TEMPLATE)),
         repo_id=repo_id,
         total_rows=sum(f.kept for f in files),

@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from dataset_builder.read import sha256_of
+
 # push_to_hub's defaults (datasets.config): 500 MB shards, content-defined chunking so that the Hub's
 # storage only re-uploads changed chunks, and a page index for readers that skip pages.
 DEFAULT_MAX_SHARD_BYTES = 500 * 1000 * 1000
@@ -39,6 +41,7 @@ class Shard:
     rows: int
     num_bytes: int
     size: int
+    sha256: str = ""
 
 
 class SplitWriter:
@@ -82,9 +85,8 @@ class SplitWriter:
             part.rename(final)
             meta = pq.read_metadata(final)
             num_bytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-            shards.append(
-                Shard(final.relative_to(self.root).as_posix(), meta.num_rows, num_bytes, final.stat().st_size)
-            )
+            relative = final.relative_to(self.root).as_posix()
+            shards.append(Shard(relative, meta.num_rows, num_bytes, final.stat().st_size, sha256_of(final)))
         return shards
 
     def _flush(self, final: bool) -> None:

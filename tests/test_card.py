@@ -8,6 +8,7 @@ from huggingface_hub import DatasetCard
 
 from dataset_builder.build import BuildResult
 from dataset_builder.card import size_category
+from dataset_builder.read import sha256_of
 
 
 def test_card_loads_with_huggingface_hub_and_matches_the_shards(built: BuildResult) -> None:
@@ -51,3 +52,14 @@ def test_size_categories() -> None:
         "1K<n<10K",
         "100K<n<1M",
     ]
+
+
+def test_provenance_block_records_every_dump_and_shard_by_sha256(built: BuildResult) -> None:
+    data = DatasetCard.load(built.out / "README.md").data.to_dict()
+    block = data["dataset_builder"]
+    assert block["schema_version"].startswith("1.")
+    assert [s["file"] for s in block["sources"]] == [f.name for f in built.report.files]
+    assert [s["sha256"] for s in block["sources"]] == [f.sha256 for f in built.report.files]
+    for shard in block["shards"]:
+        assert shard["sha256"] == sha256_of(built.out / shard["path"])
+    assert len(block["shards"]) == len(list((built.out / "data").iterdir()))
