@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -82,7 +82,7 @@ def scan_file(path: Path, spill: Path | None, batch_size: int) -> FileScan:
                 hashes = [dedup.title_hash(p.title) for p in papers]
                 table = _table(papers, [dedup.paper_id(h) for h in hashes], [[] for _ in papers])
                 invalid = check(table, shown)
-                found.extend(invalid)
+                found.extend(_at_abstract_lines(invalid, papers))
                 bad_lines = {p.line for p in invalid}
                 summary.rejected += len(bad_lines)
                 if bad_lines:
@@ -116,6 +116,18 @@ def write_split(
     if start != len(file_plan.keep):
         raise DatasetError(f"{spill}: holds {start} papers, expected {len(file_plan.keep)}")
     return writer.close()
+
+
+def _at_abstract_lines(problems: list[Problem], papers: Sequence[Paper]) -> list[Problem]:
+    """Problems of the abstract column moved from the title's line (the row's `source_line`) to the
+    abstract's own line, where an editor should take the user; the others stay at the title's line."""
+    abstract_line = {p.line: p.abstract_line for p in papers}
+    return [
+        replace(p, line=abstract_line[p.line])
+        if p.rule.startswith("abstract-") and p.line in abstract_line
+        else p
+        for p in problems
+    ]
 
 
 def _table(papers: Sequence[Paper], ids: list[str], also_in: list[list[str]]) -> pa.Table:

@@ -1,9 +1,12 @@
 """Dump files -> numbered, cleaned lines.
 
 Everything a browser copy varies in is absorbed here: CRLF, CR or LF line endings, a UTF-8 BOM, blank
-lines, surrounding white space and decomposed Unicode (text is normalized to NFC). What cannot be read
-honestly (UTF-16, binary data, bytes that are not UTF-8, control characters, absurdly long lines) becomes
-a Problem with the file, line and column, and reading goes on so one run reports everything.
+lines, surrounding white space, runs of white space inside a line (stored as one space, as the page
+showed them), invisible characters (zero-width space, soft hyphen, word joiner, a BOM in mid-file,
+direction marks: removed) and decomposed Unicode (text is normalized to NFC). What cannot be read
+honestly (UTF-16, files that are mostly not text, bytes that are not UTF-8, control characters,
+absurdly long lines) becomes a Problem with the file, line and column, and reading goes on so one run
+reports everything.
 """
 
 from __future__ import annotations
@@ -23,10 +26,18 @@ MAX_LINE_CHARS = 100_000
 _SNIFF_BYTES = 4096
 # Characters a dump is read in at a time: big enough that per-piece work is negligible.
 _PIECE_CHARS = 1 << 20
-# Bytes an ASCII piece may hold and skip the per-line checks: all but C0 controls (tab, LF aside) and DEL.
-_TEXT_BYTES = bytes(b for b in range(128) if (b >= 0x20 and b != 0x7F) or b in b"\t\n")
-# What makes a non-ASCII piece need per-line checks: control characters, bytes that are not UTF-8.
-_NOT_CLEAN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\udc80-\udcff]")
+# Bytes an ASCII piece may hold and skip the per-line checks: all but C0 controls (LF aside) and DEL.
+_TEXT_BYTES = bytes(b for b in range(128) if (b >= 0x20 and b != 0x7F) or b == 0x0A)
+# Characters a browser copy carries that the page does not show: soft hyphen, zero-width space, word
+# joiner, BOM / zero-width no-break space, left-to-right and right-to-left marks.
+INVISIBLE = "\u00ad\u200b\u2060\ufeff\u200e\u200f"
+_INVISIBLE = re.compile(f"[{INVISIBLE}]")
+# What makes a non-ASCII piece need per-line checks: control characters, bytes that are not UTF-8,
+# invisible characters, and white space other than single spaces.
+_NOT_CLEAN = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f\udc80-\udcff{INVISIBLE}]|[^\S\n ]|  ")
+# A file whose first bytes are more than this share of control characters or bytes that are not UTF-8
+# is not a text dump at all (`binary-file`); fewer are reported one by one where they stand.
+_BINARY_SHARE = 0.3
 # C0 and C1 control characters except tab; line endings are already gone at this point.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 # Bytes that are not UTF-8 come through `surrogateescape` as lone surrogates U+DC80..U+DCFF.
@@ -78,8 +89,11 @@ def _sniff(name: str, head: bytes) -> Problem | None:
     half_nul = max(head[0::2].count(0), head[1::2].count(0)) > len(head) // 4
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or half_nul:
         return Problem(name, None, "utf16", "file is UTF-16; save it as UTF-8")
-    if b"\x00" in head:
-        return Problem(name, None, "binary-file", "file holds NUL bytes: binary data, not a text dump")
+    text = head.decode("utf-8", "replace")
+    odd = sum(1 for c in text if c == "\ufffd" or (c < " " and c not in "\t\n\r\f\v") or c == "\x7f")
+    if odd > _BINARY_SHARE * len(text):
+        message = "file is mostly control or non-UTF-8 bytes, not a text dump"
+        return Problem(name, None, "binary-file", message)
     return None
 
 
@@ -117,8 +131,16 @@ def _is_clean(text: str, lines: list[str]) -> bool:
     if max(map(len, lines), default=0) > MAX_LINE_CHARS:
         return False
     if text.isascii():
-        return not text.encode("ascii").translate(None, _TEXT_BYTES)
+        return "  " not in text and not text.encode("ascii").translate(None, _TEXT_BYTES)
     return not _NOT_CLEAN.search(text) and unicodedata.is_normalized("NFC", text)
+
+
+def _collapse(line: str) -> str:
+    """Surrounding white space removed, every inner run of it (tabs, double spaces) one space."""
+    line = line.strip()
+    if "  " in line or not line.isascii() or "\t" in line:
+        line = " ".join(line.split())
+    return line
 
 
 def _too_long(name: str, number: int, line: str) -> Problem:
@@ -134,7 +156,7 @@ def _too_long(name: str, number: int, line: str) -> Problem:
 def _clean(name: str, number: int, line: str) -> Iterator[Line | Problem]:
     # Fast path for the common line: printable ASCII has no bad bytes, controls or decomposed text.
     if line.isascii() and line.isprintable():
-        line = line.strip()
+        line = _collapse(line)
         if line:
             yield Line(name, number, line)
         return
@@ -161,7 +183,7 @@ def _clean(name: str, number: int, line: str) -> Iterator[Line | Problem]:
             column=control.start() + 1,
         )
         return
-    line = line.strip()
+    line = _collapse(_INVISIBLE.sub("", line))
     if not line:
         return
     if not unicodedata.is_normalized("NFC", line):

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """One non-blank line of a dump, stripped and NFC-normalized, with its 1-based line number."""
+    """One non-blank line of a dump, cleaned (read.py) and NFC-normalized, with its 1-based line number."""
 
     file: str
     number: int
@@ -20,12 +20,14 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class Paper:
-    """A title/abstract pair as parsed from a dump; `line` is the line of the title."""
+    """A title/abstract pair as parsed from a dump; `line` is the line of the title, `abstract_line`
+    that of the abstract (problems with the abstract point there)."""
 
     title: str
     abstract: str
     source: str
     line: int
+    abstract_line: int
 
 
 @dataclass(frozen=True, slots=True)

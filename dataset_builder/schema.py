@@ -7,6 +7,7 @@ YAML rather than inferred from data, so `build`, `validate` and the shards canno
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 import pandera.errors
@@ -35,6 +36,9 @@ _RULES = {
     "field_uniqueness": "unique",
     "not_nullable": "null",
 }
+
+
+_LENGTH = re.compile(r"str_length\((\w+), (\w+)\)")
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,18 @@ def check(table: pa.Table, file: str, first_row: int | None = None) -> list[Prob
     return []
 
 
+def _message(column: str, check_name: str, value: str) -> str:
+    """What a failed check means, worded like the parser's messages: `abstract is 10 characters long; ...`."""
+    bounds = _LENGTH.fullmatch(check_name)
+    if bounds:
+        low, high = (int(n) if n != "None" else None for n in bounds.groups())
+        allowed = f"{low:,} to {high:,}" if low is not None and high is not None else f"at least {low:,}"
+        if low is None:
+            allowed = f"at most {high:,}"
+        return f"{column} is {len(value):,} characters long; a {column} has {allowed}"
+    return f"{column} fails {check_name}"
+
+
 def _problems(frame: pl.DataFrame, failures: pl.DataFrame, file: str, first_row: int | None) -> list[Problem]:
     problems = []
     for case in failures.iter_rows(named=True):
@@ -87,13 +103,6 @@ def _problems(frame: pl.DataFrame, failures: pl.DataFrame, file: str, first_row:
             line = int(frame["source_line"][index])
         else:
             line = first_row + index
-        problems.append(
-            Problem(
-                file,
-                line,
-                f"{column}-{short}",
-                f"{column} fails {check_name}",
-                value="" if case["failure_case"] is None else str(case["failure_case"]),
-            )
-        )
+        value = "" if case["failure_case"] is None else str(case["failure_case"])
+        problems.append(Problem(file, line, f"{column}-{short}", _message(column, check_name, value), value))
     return sorted(problems, key=lambda p: p.line or 0)

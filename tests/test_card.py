@@ -9,6 +9,7 @@ from huggingface_hub import DatasetCard
 from dataset_builder.build import BuildResult
 from dataset_builder.card import size_category
 from dataset_builder.read import sha256_of
+from dataset_builder.schema import paper_schema
 
 
 def test_card_loads_with_huggingface_hub_and_matches_the_shards(built: BuildResult) -> None:
@@ -42,7 +43,7 @@ def test_body_documents_fields_splits_and_provenance(built: BuildResult) -> None
         assert f"| `{column}` |" in body
     for summary in built.report.files:
         assert summary.sha256 in body and f"`{summary.name}`" in body
-    assert "load_dataset(" in body and "schema 1." in body
+    assert "load_dataset(" in body and "schema 2." in body
 
 
 def test_size_categories() -> None:
@@ -57,7 +58,7 @@ def test_size_categories() -> None:
 def test_provenance_block_records_every_dump_and_shard_by_sha256(built: BuildResult) -> None:
     data = DatasetCard.load(built.out / "README.md").data.to_dict()
     block = data["dataset_builder"]
-    assert block["schema_version"].startswith("1.")
+    assert block["schema_version"] == paper_schema().version
     assert [s["file"] for s in block["sources"]] == [f.name for f in built.report.files]
     assert [s["sha256"] for s in block["sources"]] == [f.sha256 for f in built.report.files]
     for shard in block["shards"]:

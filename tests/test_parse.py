@@ -122,3 +122,86 @@ def test_a_too_short_abstract_is_paired_for_the_schema_to_reject() -> None:
     results = run(["Alpha", "Too short.", "Beta", abstract("beta")])
     assert problems(results) == []
     assert papers(results) == [("Alpha", 1), ("Beta", 3)]
+
+
+COMPACT_HEADER = [
+    "Get trending papers in your email inbox once a day!",
+    "Get trending papers in your email inbox!",
+]
+
+
+def test_subscribe_glued_to_a_lower_case_title_is_cut_below_the_compact_header() -> None:
+    results = run([*COMPACT_HEADER, "SubscribexLSTM: Extended Long Short-Term Memory", abstract("lstm")])
+    assert papers(results) == [("xLSTM: Extended Long Short-Term Memory", 3)]
+
+
+def test_a_title_starting_with_subscribe_is_kept_when_subscribe_stood_alone() -> None:
+    header = ["new", "Get trending papers in your email inbox!", "Subscribe", "Daily Papers"]
+    results = run([*header, "Subscriber churn models", abstract("churn")], blank_lines=True)
+    assert papers(results) == [("Subscriber churn models", 9)]
+
+
+def test_the_site_footer_at_the_end_is_page_ui_not_titles() -> None:
+    footer = ["System theme", "Company", "TOS", "Privacy", "About", "Jobs", "Website", "Models"]
+    footer += ["Datasets", "Spaces", "Pricing", "Docs"]
+    results = run(["Alpha", abstract("alpha"), *footer])
+    assert problems(results) == []
+    assert papers(results) == [("Alpha", 1)]
+
+
+def test_footer_words_followed_by_papers_are_titles_as_usual() -> None:
+    results = run(["Alpha", abstract("alpha"), "Models", abstract("models"), "Docs"])
+    assert papers(results) == [("Alpha", 1), ("Models", 3)]
+    assert problems(results) == []
+
+
+def test_date_labels_in_other_forms_are_header_lines() -> None:
+    for date in ("2024-03-12", "Mar 12, 2024", "12 Mar", "March 12 2024", "12 March 2024", "2024/03/12"):
+        results = run(["Daily Papers", date, "Alpha", abstract("alpha")])
+        assert papers(results) == [("Alpha", 3)], date
+        assert problems(results) == [], date
+
+
+def test_a_ui_like_line_followed_by_an_abstract_is_a_title() -> None:
+    texts = ["new", "Daily Papers", "New", abstract("novelty"), "Alpha", abstract("alpha")]
+    texts += ["Subscribe", abstract("subscriptions")]
+    results = run(texts)
+    assert papers(results) == [("New", 3), ("Alpha", 5), ("Subscribe", 7)]
+    assert problems(results) == []
+
+
+def test_a_date_label_is_never_a_title() -> None:
+    results = run(["Alpha", abstract("alpha"), "Mar 12", abstract("dates"), "Beta", abstract("beta")])
+    assert problems(results) == [("stray-ui-line", 3), ("orphan-abstract", 4)]
+    assert papers(results) == [("Alpha", 1), ("Beta", 5)]
+
+
+def test_a_lone_short_abstract_is_an_orphan_abstract_not_paired_with_the_next_line() -> None:
+    lone = "A lone abstract of about a hundred characters that ends with a full stop."
+    results = run(["Alpha", abstract("alpha"), lone, "Beta", abstract("beta")])
+    assert problems(results) == [("orphan-abstract", 3)]
+    assert papers(results) == [("Alpha", 1), ("Beta", 4)]
+
+
+def test_a_title_over_300_characters_is_one_title_length_problem_at_its_line() -> None:
+    long_title = ("A Very Long Title " * 20).strip()
+    assert len(long_title) > TITLE_MAX_CHARS
+    results = run(["Alpha", abstract("alpha"), long_title, abstract("long"), "Beta", abstract("beta")])
+    assert problems(results) == []
+    assert papers(results) == [("Alpha", 1), (long_title, 3), ("Beta", 5)]
+
+
+def test_an_abstract_broken_over_two_lines_is_reported_at_the_break() -> None:
+    whole = abstract("breaks")
+    first, rest = whole[:200], whole[200:]
+    results = run(["Alpha", first, rest, "Beta", abstract("beta")])
+    assert problems(results) == [("broken-abstract", 3)]
+    assert papers(results) == [("Alpha", 1), ("Beta", 4)]
+    problem = next(r for r in results if isinstance(r, Problem))
+    assert "line 2" in problem.message
+
+
+def test_papers_record_the_line_of_their_abstract() -> None:
+    results = run(["Alpha", abstract("alpha")], blank_lines=True)
+    [paper] = [r for r in results if isinstance(r, Paper)]
+    assert (paper.line, paper.abstract_line) == (1, 3)

@@ -104,3 +104,29 @@ def test_lines_after_a_giant_line_keep_their_numbers_to_the_end_of_the_file(writ
     assert isinstance(problem, Problem) and (problem.line, problem.rule) == (1, "line-too-long")
     numbered = [(line.number, line.text) for line in lines if isinstance(line, Line)]
     assert numbered == [(2, "second"), (4, "fourth")]
+
+
+def test_invisible_characters_are_removed_and_white_space_runs_become_one(write_dump: WriteDump) -> None:
+    texts = ["Zero\u200bwidth\u00ad soft\u2060 joined\ufeff", "Tabs\tand  double   spaces"]
+    texts.append("caf\u00e9\t\tbar")
+    path = write_dump("d.txt", texts)
+    assert [line.text for line in lines_of(path) if isinstance(line, Line)] == [
+        "Zerowidth soft joined",
+        "Tabs and double spaces",
+        "café bar",
+    ]
+
+
+def test_a_nul_byte_inside_text_is_a_control_char_at_its_line_and_column(write_dump: WriteDump) -> None:
+    texts = ["Title one", "An abstract", "Nul\x00 in here", "Last line"]
+    results = lines_of(write_dump("nul.txt", texts))
+    [problem] = [r for r in results if isinstance(r, Problem)]
+    assert (problem.line, problem.column, problem.rule) == (3, 4, "control-char")
+    assert [r.number for r in results if isinstance(r, Line)] == [1, 2, 4]
+
+
+def test_a_nul_far_into_a_large_file_is_found_too(write_dump: WriteDump) -> None:
+    lines = [f"Line number {i} of plain text" for i in range(50_000)]
+    lines[40_000] = "A\x00B"
+    results = lines_of(write_dump("big.txt", lines))
+    assert [(r.line, r.rule) for r in results if isinstance(r, Problem)] == [(40_001, "control-char")]

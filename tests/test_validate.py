@@ -19,7 +19,7 @@ CORPUS = Path(__file__).parent / "corpus"
 BROKEN = {
     "orphan_title.txt": [(5, "orphan-title")],
     "stray_ui_line.txt": [(17, "stray-ui-line")],
-    "short_abstract.txt": [(5, "abstract-length")],
+    "short_abstract.txt": [(6, "abstract-length")],
     "short_title.txt": [(5, "title-length")],
     "control_chars.txt": [(5, "control-char")],
     "latin1.txt": [(5, "not-utf8")],
@@ -28,6 +28,7 @@ BROKEN = {
     "header_only.txt": [(None, "no-papers")],
     "blank_lines_only.txt": [(None, "no-papers")],
     "binary.txt": [(None, "binary-file")],
+    "broken_abstract.txt": [(9, "broken-abstract")],
 }
 TOLERATED = sorted(p.name for p in CORPUS.glob("ok_*.txt"))
 
