@@ -25,9 +25,10 @@ from tqdm import tqdm
 
 from dataset_builder import dedup
 from dataset_builder.card import DEFAULT_REPO_ID, hub_schema, render_card
-from dataset_builder.passes import scan_file, start_worker, system_memory_pool, write_split
+from dataset_builder.dedup import ConflictPolicy
+from dataset_builder.passes import read_abstracts, scan_file, start_worker, system_memory_pool, write_split
 from dataset_builder.records import DatasetError, InvalidInput, Problem
-from dataset_builder.report import FileSummary, Report
+from dataset_builder.report import FileSummary, Report, counted
 from dataset_builder.schema import paper_schema
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES, Shard
 
@@ -63,9 +64,12 @@ class BuildResult:
         rows = ", ".join(f"{name} {sum(s.rows for s in shards)}" for name, shards in self.splits.items())
         empty = [f.name for f in report.files if f.split is None]
         skipped = f" No split for {', '.join(empty)}: all its papers were duplicates." if empty else ""
+        revised = report.total("revisions")
+        merged = f"; merged {counted(revised, 'revision')} of {counted(len(report.revisions), 'paper')}"
+        merged = merged if revised else ""
         return (
             f"Read {report.total('read')} papers from {len(report.files)} dump(s); removed "
-            f"{report.total('duplicates')} duplicates; wrote {report.total('kept')} rows in "
+            f"{report.total('duplicates')} duplicates{merged}; wrote {report.total('kept')} rows in "
             f"{len(self.splits)} split(s) ({rows}) to {self.out} ({size / 1e6:.1f} MB).{skipped}"
         )
 
@@ -107,11 +111,13 @@ def validate_dumps(
     inputs: Iterable[Path] = (DEFAULT_INPUT,),
     batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int | None = None,
+    *,
+    on_conflict: ConflictPolicy = "error",
 ) -> Report:
     """Check dumps as `build` would, without writing anything; every problem is in the report."""
     paths = find_dumps(inputs)
     with system_memory_pool(), _pool(_workers(workers, paths)) as pool:
-        return _scan(paths, None, batch_size, pool, progress=False).report
+        return _scan(paths, None, batch_size, pool, progress=False, on_conflict=on_conflict).report
 
 
 def build(
@@ -123,14 +129,16 @@ def build(
     repo_id: str = DEFAULT_REPO_ID,
     workers: int | None = None,
     progress: bool = False,
+    on_conflict: ConflictPolicy = "error",
 ) -> BuildResult:
     """Build the dataset into `out`, replacing it only once everything is written.
 
     The first pass checks every dump and spills its valid papers to an Arrow file in the staging folder;
     the second writes the kept ones from there into shards. `workers` processes (default: one per core
     when the input is large enough to pay for starting them) work on separate dumps; the output is the
-    same whatever their number. Raises InvalidInput (with the full report) when any dump has a problem;
-    `out` is then untouched.
+    same whatever their number. `on_conflict` says what a revised paper (same title, another abstract)
+    becomes: a problem (`error`), its first or its last version. Raises InvalidInput (with the full
+    report) when any dump has a problem; `out` is then untouched.
     """
     paths = find_dumps(inputs)
     _check_replaceable(out)
@@ -142,20 +150,21 @@ def build(
         spills = staging / _SPILL_DIR
         spills.mkdir()
         with system_memory_pool(), _pool(count) as pool:
-            scan = _scan(paths, spills, batch_size, pool, progress)
+            scan = _scan(paths, spills, batch_size, pool, progress, on_conflict)
             if not scan.report.ok:
                 raise InvalidInput(scan.report)
             result = BuildResult(scan.report, out)
             schema = hub_schema(paper_schema().arrow)
+            abstracts = _revised_abstracts(scan.plan, spills)
             jobs = [
-                (spills / _spill_name(i), summary.split, file_plan, staging, max_shard_bytes, schema)
-                for i, (summary, file_plan) in enumerate(zip(scan.report.files, scan.plan.files, strict=True))
+                (spills / _spill_name(i), summary.split, plan, staging, max_shard_bytes, schema, abstracts[i])
+                for i, (summary, plan) in enumerate(zip(scan.report.files, scan.plan.files, strict=True))
                 if summary.split is not None
             ]
             written = _run(write_split, jobs, pool, "writing", progress)
         result.splits = {job[1]: shards for job, shards in zip(jobs, written, strict=True)}
         shutil.rmtree(spills)
-        card = render_card(scan.report.files, result.splits, repo_id)
+        card = render_card(scan.report.files, result.splits, repo_id, scan.report.revisions)
         (staging / "README.md").write_text(card, encoding="utf-8")
         _swap(staging, out)
     except BaseException:
@@ -163,6 +172,22 @@ def build(
         raise
     log.info(result.summary())
     return result
+
+
+def _revised_abstracts(plan: dedup.Plan, spills: Path) -> list[dict[int, str]]:
+    """Per dump, position -> the abstract a revised paper takes from a later version (`last`)."""
+    wanted: dict[int, set[int]] = {}
+    for file_plan in plan.files:
+        for source, position in file_plan.abstract_from.values():
+            wanted.setdefault(source, set()).add(position)
+    texts = {
+        source: read_abstracts(spills / _spill_name(source), positions)
+        for source, positions in wanted.items()
+    }
+    return [
+        {kept: texts[source][position] for kept, (source, position) in file_plan.abstract_from.items()}
+        for file_plan in plan.files
+    ]
 
 
 def _workers(requested: int | None, paths: Sequence[Path]) -> int:
@@ -216,6 +241,7 @@ def _scan(
     batch_size: int,
     pool: ProcessPoolExecutor | None,
     progress: bool,
+    on_conflict: ConflictPolicy = "error",
 ) -> _Scan:
     """First pass: read, parse and validate every dump, then plan deduplication across all of them."""
     jobs = [(path, spills / _spill_name(i) if spills else None, batch_size) for i, path in enumerate(paths)]
@@ -225,14 +251,16 @@ def _scan(
         report.files.append(scan.summary)
         report.problems.extend(scan.problems)
     keys = [scan.keys for scan in scans]
-    plan = dedup.plan(keys)
+    plan = dedup.plan(keys, on_conflict)
     report.problems.extend(plan.conflicts)
     report.duplicates = plan.duplicates
+    report.revisions = plan.revisions
     duplicates = Counter(d.file for d in plan.duplicates)
     conflicts = Counter(c.file for c in plan.conflicts)  # conflicts name the path as given
     for summary, file_plan in zip(report.files, plan.files, strict=True):
         summary.kept = file_plan.kept
         summary.duplicates = duplicates[summary.name]
+        summary.revisions = plan.revised.get(summary.name, 0)
         summary.rejected += conflicts[summary.path]
     report.problems.extend(_assign_splits(report.files))
     return _Scan(report, keys, plan)

@@ -14,6 +14,7 @@ from importlib.metadata import version
 import pyarrow as pa
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from dataset_builder.dedup import Revision
 from dataset_builder.report import FileSummary
 from dataset_builder.resources import resource
 from dataset_builder.schema import paper_schema
@@ -111,6 +112,7 @@ def render_card(
     files: Sequence[FileSummary],
     splits: Mapping[str, Sequence[Shard]],
     repo_id: str = DEFAULT_REPO_ID,
+    revisions: Sequence[Revision] = (),
 ) -> str:
     """The whole README.md text; the same inputs always give the same bytes."""
     schema = paper_schema()
@@ -137,6 +139,7 @@ def render_card(
         splits=split_rows,
         files=files,
         empty_files=[f for f in files if f.split is None],
+        revisions=revisions,
         builder_version=version("dataset-builder"),
         schema_version=schema.version,
     )

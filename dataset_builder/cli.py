@@ -17,6 +17,7 @@ from huggingface_hub.utils.tqdm import disable_progress_bars
 
 from dataset_builder.build import DEFAULT_BATCH_SIZE, DEFAULT_INPUT, DEFAULT_OUT, build, validate_dumps
 from dataset_builder.card import DEFAULT_REPO_ID
+from dataset_builder.dedup import CONFLICT_POLICIES, ConflictPolicy
 from dataset_builder.publish import publish
 from dataset_builder.records import DatasetError, InvalidInput
 from dataset_builder.report import FORMATS, Report
@@ -25,6 +26,13 @@ from dataset_builder.verify import verify_dist
 
 _INPUTS = click.argument(
     "inputs", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[INPUT]..."
+)
+_ON_CONFLICT = click.option(
+    "--on-conflict",
+    type=click.Choice(CONFLICT_POLICIES),
+    default="error",
+    show_default=True,
+    help="A revised paper (same title, another abstract): an error, or keep its first or last version.",
 )
 _FORMAT = click.option(
     "--format",
@@ -108,6 +116,7 @@ def cli(verbose: bool) -> None:
     "--repo-id", default=DEFAULT_REPO_ID, show_default=True, help="Hub id shown in the card's snippet."
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
+@_ON_CONFLICT
 @_FORMAT
 def build_command(
     inputs: tuple[Path, ...],
@@ -117,6 +126,7 @@ def build_command(
     workers: int | None,
     repo_id: str,
     quiet: bool,
+    on_conflict: ConflictPolicy,
     fmt: str,
 ) -> None:
     """Build the dataset from dumps (files, or folders of *.txt; default: dumps/) into --out."""
@@ -129,7 +139,10 @@ def build_command(
             workers=workers,
             repo_id=repo_id,
             progress=not quiet and sys.stderr.isatty(),
+            on_conflict=on_conflict,
         )
+    for note in result.report.notes():
+        click.echo(note)
     click.echo(result.summary())
 
 
@@ -140,13 +153,19 @@ def build_command(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Check a built dataset folder instead: shards against the schema, card against shards.",
 )
+@_ON_CONFLICT
 @_FORMAT
-def validate_command(inputs: tuple[Path, ...], dist: Path | None, fmt: str) -> None:
+def validate_command(
+    inputs: tuple[Path, ...], dist: Path | None, on_conflict: ConflictPolicy, fmt: str
+) -> None:
     """Check dumps as build would, without writing anything. Exit 1 when any problem is found."""
     if dist is not None and inputs:
         raise click.UsageError("give dump INPUTs or --dist, not both")
     with _library_errors(fmt):
-        report = verify_dist(dist) if dist is not None else validate_dumps(inputs or (DEFAULT_INPUT,))
+        if dist is not None:
+            report = verify_dist(dist)
+        else:
+            report = validate_dumps(inputs or (DEFAULT_INPUT,), on_conflict=on_conflict)
     _emit(report, fmt)
     sys.exit(0 if report.ok else 1)
 

@@ -2,7 +2,10 @@
 
 Papers are keyed by a 64-bit hash of their normalized title (NFKC, case-folded, white space collapsed),
 so the index costs 16 bytes a paper however long the text is; the same hash, in hex, is the `paper_id`.
-A repeated title with a different abstract is a conflict: a Problem naming both places, never a pick.
+A repeated title with a different abstract is a revised paper. What happens to it is the conflict
+policy: `error` (a Problem naming both places), `first` (keep the first abstract) or `last` (take the
+abstract of the latest dump that has the paper). Either way the paper keeps the place where it first
+appeared, and every revision is reported with where each version came from: nothing is picked silently.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import unicodedata
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +23,9 @@ import polars as pl
 import pyarrow as pa
 
 from dataset_builder.records import Problem
+
+ConflictPolicy = Literal["error", "first", "last"]
+CONFLICT_POLICIES: tuple[str, ...] = get_args(ConflictPolicy)
 
 # White space that collapsing changes: a run of two or more, or one that is not a plain space.
 _SPACES = r"\s\s+|[^\S ]"
@@ -99,13 +106,35 @@ class Duplicate:
     first_line: int
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where one version of a paper was read: file name, path as given, title line."""
+
+    file: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A paper read with more than one abstract: every distinct version, first place first, and the one
+    the dataset holds (`kept`). The row stays at `versions[0]`."""
+
+    paper_id: str
+    versions: tuple[Place, ...]
+    kept: Place
+    policy: str
+
+
 @dataclass
 class FilePlan:
-    """For one dump: which papers (by position in the file) are kept, and their `also_in` lists."""
+    """For one dump: which papers (by position in the file) are kept, their `also_in` lists, and, for
+    revised papers under `last`, where their abstract comes from: position -> (file index, position)."""
 
     name: str
     keep: npt.NDArray[np.bool_]
     also_in: dict[int, list[str]]
+    abstract_from: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def kept(self) -> int:
@@ -117,9 +146,12 @@ class Plan:
     files: list[FilePlan]
     duplicates: list[Duplicate]
     conflicts: list[Problem]
+    revisions: list[Revision] = field(default_factory=list)
+    # Per file name: later occurrences that were another version of a kept paper.
+    revised: dict[str, int] = field(default_factory=dict)
 
 
-def plan(files: Sequence[FileKeys]) -> Plan:
+def plan(files: Sequence[FileKeys], on_conflict: ConflictPolicy = "error") -> Plan:
     """Decide, for all dumps at once, which papers stay and where each repeat came from."""
     if not files or not any(f.titles for f in files):
         empty = [FilePlan(f.name, np.zeros(len(f.titles), dtype=bool), {}) for f in files]
@@ -136,6 +168,8 @@ def plan(files: Sequence[FileKeys]) -> Plan:
     duplicates: list[Duplicate] = []
     conflicts: list[Problem] = []
     also_in: list[dict[int, list[str]]] = [{} for _ in files]
+    # first occurrence -> the later occurrences with another abstract, in (file, line) order
+    revised: dict[int, list[int]] = {}
     for index in np.flatnonzero(~keep).tolist():
         origin = int(first[index])
         here_file, origin_file = int(file_of[index]), int(file_of[origin])
@@ -144,19 +178,53 @@ def plan(files: Sequence[FileKeys]) -> Plan:
         origin_position = origin - int(offsets[origin_file])
         origin_line = there.lines[origin_position]
         if abstracts[index] != abstracts[origin]:
-            conflicts.append(
-                Problem(
-                    here.path,
-                    line,
-                    "duplicate-conflict",
-                    f"same title as {there.path}:{origin_line} but a different abstract",
+            if on_conflict == "error":
+                conflicts.append(
+                    Problem(
+                        here.path,
+                        line,
+                        "duplicate-conflict",
+                        f"same title as {there.path}:{origin_line} but a different abstract: a revised "
+                        "paper? --on-conflict first or last keeps one version and reports both",
+                    )
                 )
+                continue
+            revised.setdefault(origin, []).append(index)
+        else:
+            duplicates.append(
+                Duplicate(here.name, line, paper_id(int(titles[index])), there.name, origin_line)
             )
-            continue
-        duplicates.append(Duplicate(here.name, line, paper_id(int(titles[index])), there.name, origin_line))
         if here_file != origin_file:
             repeats = also_in[origin_file].setdefault(origin_position, [])
             if here.name not in repeats:
                 repeats.append(here.name)
     plans = [FilePlan(f.name, keep[offsets[i] : offsets[i + 1]], also_in[i]) for i, f in enumerate(files)]
-    return Plan(plans, duplicates, conflicts)
+    result = Plan(plans, duplicates, conflicts)
+
+    def place(index: int) -> Place:
+        file = int(file_of[index])
+        return Place(files[file].name, files[file].path, files[file].lines[index - int(offsets[file])])
+
+    for origin, later in revised.items():
+        for index in later:
+            name = files[int(file_of[index])].name
+            result.revised[name] = result.revised.get(name, 0) + 1
+        versions, seen = [origin], {int(abstracts[origin])}
+        for index in later:
+            if int(abstracts[index]) not in seen:
+                seen.add(int(abstracts[index]))
+                versions.append(index)
+        last = int(abstracts[later[-1]])
+        chosen = origin if on_conflict == "first" else next(i for i in versions if abstracts[i] == last)
+        if chosen != origin:
+            origin_file, chosen_file = int(file_of[origin]), int(file_of[chosen])
+            plans[origin_file].abstract_from[origin - int(offsets[origin_file])] = (
+                chosen_file,
+                chosen - int(offsets[chosen_file]),
+            )
+        result.revisions.append(
+            Revision(
+                paper_id(int(titles[origin])), tuple(place(i) for i in versions), place(chosen), on_conflict
+            )
+        )
+    return result

@@ -97,10 +97,37 @@ def scan_file(path: Path, spill: Path | None, batch_size: int) -> FileScan:
     return FileScan(summary, keys, problems)
 
 
+def read_abstracts(spill: Path, positions: Iterable[int]) -> dict[int, str]:
+    """The abstracts of the papers at `positions` (in file order) of one spill: the versions a revised
+    paper takes under `--on-conflict last`."""
+    wanted = sorted(set(positions))
+    found: dict[int, str] = {}
+    start = 0
+    with pa.OSFile(str(spill)) as source:
+        reader = pa.ipc.open_file(source)
+        for i in range(reader.num_record_batches):
+            batch = reader.get_batch(i)
+            here = [p - start for p in wanted if start <= p < start + batch.num_rows]
+            if here:
+                texts = batch.column(2).take(pa.array(here)).to_pylist()
+                found.update(zip((start + p for p in here), texts, strict=True))
+            start += batch.num_rows
+    return found
+
+
 def write_split(
-    spill: Path, split: str, file_plan: dedup.FilePlan, root: Path, max_shard_bytes: int, schema: pa.Schema
+    spill: Path,
+    split: str,
+    file_plan: dedup.FilePlan,
+    root: Path,
+    max_shard_bytes: int,
+    schema: pa.Schema,
+    abstracts: dict[int, str] | None = None,
 ) -> list[Shard]:
-    """Second pass over one dump: its kept papers, in input order, from the spill into the split's shards."""
+    """Second pass over one dump: its kept papers, in input order, from the spill into the split's shards.
+
+    `abstracts` replaces the abstract of the papers at those positions (revised papers under `last`).
+    """
     writer = SplitWriter(root, split, schema, max_shard_bytes)
     start = 0
     with pa.OSFile(str(spill)) as source:  # not memory-mapped: mapped pages would count as resident
@@ -111,6 +138,10 @@ def write_split(
             kept = np.flatnonzero(keep) + start
             also_in = [file_plan.also_in.get(int(index), []) for index in kept]
             table = pa.Table.from_batches([batch]).filter(pa.array(keep))
+            if abstracts and any(int(index) in abstracts for index in kept):
+                texts = table.column(2).to_pylist()
+                texts = [abstracts.get(int(index), text) for index, text in zip(kept, texts, strict=True)]
+                table = table.set_column(2, "abstract", pa.array(texts, pa.string()))
             writer.write(table.set_column(5, "also_in", pa.array(also_in, pa.list_(pa.string()))))
             start += batch.num_rows
     if start != len(file_plan.keep):

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataset_builder.dedup import Duplicate
+from dataset_builder.dedup import Duplicate, Place, Revision
 from dataset_builder.records import Problem, shorten
 
 REPORT_VERSION = 1
@@ -19,7 +19,9 @@ FORMATS = ("text", "json", "github")
 
 @dataclass
 class FileSummary:
-    """One dump's accounting: `read == kept + duplicates + rejected` always holds."""
+    """One dump's accounting: `read == kept + duplicates + revisions + rejected` always holds.
+
+    `revisions` counts the papers read again with another abstract (kept as one row, by the policy)."""
 
     name: str
     path: str
@@ -29,6 +31,7 @@ class FileSummary:
     duplicates: int = 0
     rejected: int = 0
     split: str | None = None
+    revisions: int = 0
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Report:
     files: list[FileSummary] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
+    revisions: list[Revision] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -56,6 +60,7 @@ class Report:
                 "kept": self.total("kept"),
                 "duplicates": self.total("duplicates"),
                 "rejected": self.total("rejected"),
+                "revisions": self.total("revisions"),
                 "problems": len(self.problems),
             },
             "files": [
@@ -68,6 +73,7 @@ class Report:
                     "kept": f.kept,
                     "duplicates": f.duplicates,
                     "rejected": f.rejected,
+                    "revisions": f.revisions,
                 }
                 for f in self.files
             ],
@@ -92,15 +98,31 @@ class Report:
                 }
                 for d in self.duplicates
             ],
+            "revisions": [
+                {
+                    "paper_id": r.paper_id,
+                    "file": r.versions[0].file,
+                    "line": r.versions[0].line,
+                    "policy": r.policy,
+                    "kept": _place(r.kept),
+                    "versions": [_place(v) for v in r.versions],
+                }
+                for r in self.revisions
+            ],
         }
 
     def summary(self) -> str:
         """One line for a validate run, one paragraph's worth of counts."""
+        revisions = f"{counted(self.total('revisions'), 'revision')} merged, " if self.revisions else ""
         return (
             f"{len(self.files)} file(s), {self.total('read')} papers read, "
-            f"{self.total('kept')} kept, {self.total('duplicates')} duplicates removed, "
+            f"{self.total('kept')} kept, {self.total('duplicates')} duplicates removed, {revisions}"
             f"{len(self.problems)} problem(s)"
         )
+
+    def notes(self) -> list[str]:
+        """Lines for what is worth knowing but not wrong: every revision and which version was kept."""
+        return [_revision_note(r) for r in self.revisions]
 
     def render(self, fmt: str) -> str:
         """The report as `text` (FILE:LINE: [rule] message), `json`, or `github` workflow commands."""
@@ -108,9 +130,29 @@ class Report:
             return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
         if fmt == "github":
             lines = [_github(p) for p in self.problems]
+            lines += [f"::notice::{_escape(note)}" for note in self.notes()]
             lines.append(("::error::" if self.problems else "::notice::") + self.summary())
             return "\n".join(lines)
-        return "\n".join([*(str(p) for p in self.problems), self.summary()])
+        return "\n".join([*(str(p) for p in self.problems), *self.notes(), self.summary()])
+
+
+def counted(number: int, noun: str) -> str:
+    """`1 revision`, `2 revisions`, `1,234 papers`."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def _place(place: Place) -> dict[str, Any]:
+    return {"file": place.file, "path": place.path, "line": place.line}
+
+
+def _revision_note(revision: Revision) -> str:
+    first, *later = revision.versions
+    where = ", ".join(f"{v.path}:{v.line}" for v in later)
+    kept = revision.kept
+    return (
+        f"{first.path}:{first.line}: revised paper {revision.paper_id}: other abstract at {where}; kept "
+        f"the version of {kept.path}:{kept.line} (--on-conflict {revision.policy})"
+    )
 
 
 def _github(problem: Problem) -> str:

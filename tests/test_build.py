@@ -172,3 +172,38 @@ def test_progress_bars_show_both_passes_only_when_asked(
     build([DUMPS], tmp_path / "shown", progress=True)
     err = capsys.readouterr().err
     assert "checking" in err and "writing" in err and "004_7bd83784e7eba939" in err
+
+
+def revised_dumps(write_dump: WriteDump) -> Path:
+    write_dump("a.txt", ["Alpha", abstract("alpha, first version"), "Beta", abstract("beta")])
+    write_dump("b.txt", ["Gamma", abstract("gamma"), "ALPHA", abstract("alpha, second version")])
+    return write_dump("c.txt", ["alpha", abstract("alpha, third version")]).parent
+
+
+@pytest.mark.parametrize(("policy", "version"), [("first", "first"), ("last", "third")])
+def test_a_revised_paper_keeps_its_place_and_takes_the_policys_abstract(
+    write_dump: WriteDump, tmp_path: Path, policy: str, version: str
+) -> None:
+    result = build([revised_dumps(write_dump)], tmp_path / "out", on_conflict=policy)  # type: ignore[arg-type]
+    dataset = datasets.load_dataset(str(tmp_path / "out"), split="all", cache_dir=str(tmp_path / "cache"))
+    [alpha] = [row for row in dataset if row["title"] == "Alpha"]
+    assert alpha["abstract"] == abstract(f"alpha, {version} version")
+    assert (alpha["source_file"], alpha["source_line"], alpha["also_in"]) == ("a.txt", 1, ["b.txt", "c.txt"])
+    assert dataset.num_rows == 3
+    report = result.report
+    assert [f.revisions for f in report.files] == [0, 1, 1]
+    assert report.total("read") == sum(
+        report.total(n) for n in ("kept", "duplicates", "revisions", "rejected")
+    )
+    [revision] = report.revisions
+    assert [(v.file, v.line) for v in revision.versions] == [("a.txt", 1), ("b.txt", 3), ("c.txt", 1)]
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "## Revised papers" in card and f"`{revision.paper_id}`" in card
+    assert "`a.txt:1`, `b.txt:3`, `c.txt:1`" in card
+
+
+def test_without_a_policy_a_revised_paper_refuses_the_build(write_dump: WriteDump, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        build([revised_dumps(write_dump)], tmp_path / "out")
+    assert [p.rule for p in refused.value.report.problems] == ["duplicate-conflict"] * 2
+    assert not (tmp_path / "out").exists()

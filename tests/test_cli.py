@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,21 @@ def test_python_dash_m_runs_the_same_command() -> None:
         [sys.executable, "-m", "dataset_builder", "--help"], capture_output=True, text=True, check=True
     )
     assert "build" in result.stdout and "validate" in result.stdout
+
+
+def test_on_conflict_lists_every_revision_in_text_and_json(write_dump: WriteDump, tmp_path: Path) -> None:
+    write_dump("a.txt", ["Alpha", abstract("alpha, v1")])
+    write_dump("b.txt", ["Alpha", abstract("alpha, v2")])
+    dumps = str(tmp_path / "dumps")
+    refused = CliRunner().invoke(cli, ["validate", dumps])
+    assert refused.exit_code == 1 and "--on-conflict first or last" in refused.output
+    text = CliRunner().invoke(cli, ["validate", dumps, "--on-conflict", "last"])
+    assert text.exit_code == 0, text.output
+    assert f"{tmp_path}/dumps/a.txt:1: revised paper " in text.output
+    assert f"kept the version of {tmp_path}/dumps/b.txt:1 (--on-conflict last)" in text.output
+    result = CliRunner().invoke(cli, ["validate", dumps, "--on-conflict", "first", "--format", "json"])
+    [revision] = json.loads(result.output)["revisions"]
+    assert revision["policy"] == "first" and revision["kept"]["file"] == "a.txt"
+    assert [v["file"] for v in revision["versions"]] == ["a.txt", "b.txt"]
+    built = CliRunner().invoke(cli, ["build", dumps, "--out", str(tmp_path / "o"), "--on-conflict", "last"])
+    assert built.exit_code == 0 and "merged 1 revision of 1 paper" in built.output

@@ -64,3 +64,51 @@ def test_abstract_hashes_ignore_runs_of_white_space_but_not_words() -> None:
     spaced = ["A  study\tof\u00a0graphs", "A study of graphs", "A study of trees", "A\u2003study of graphs"]
     hashes = abstract_hashes(spaced).tolist()
     assert hashes[0] == hashes[1] == hashes[3] != hashes[2]
+
+
+def revised_files() -> list[FileKeys]:
+    return [
+        keys("a.txt", ("Alpha", "abs v1", 3), ("Beta", "abs b", 5)),
+        keys("b.txt", ("alpha", "abs v2", 8)),
+        keys("c.txt", ("ALPHA", "abs v2", 2), ("Alpha", "abs v3", 6)),
+    ]
+
+
+def test_the_error_policy_names_the_option_in_its_message() -> None:
+    result = plan(revised_files())
+    assert [c.line for c in result.conflicts] == [8, 2, 6]
+    assert "--on-conflict first or last" in result.conflicts[0].message
+    assert result.revisions == []
+
+
+def test_first_keeps_the_first_abstract_at_its_place_and_reports_every_version() -> None:
+    result = plan(revised_files(), "first")
+    assert result.conflicts == []
+    assert [f.keep.tolist() for f in result.files] == [[True, True], [False], [False, False]]
+    assert result.files[0].also_in == {0: ["b.txt", "c.txt"]}
+    assert all(f.abstract_from == {} for f in result.files)
+    [revision] = result.revisions
+    assert [(v.file, v.line) for v in revision.versions] == [("a.txt", 3), ("b.txt", 8), ("c.txt", 6)]
+    assert (revision.kept.file, revision.kept.line, revision.policy) == ("a.txt", 3, "first")
+    assert result.revised == {"b.txt": 1, "c.txt": 2}
+    assert result.duplicates == []
+
+
+def test_last_takes_the_abstract_of_the_latest_dump_but_keeps_the_first_place() -> None:
+    result = plan(revised_files(), "last")
+    assert [f.keep.tolist() for f in result.files] == [[True, True], [False], [False, False]]
+    # the row stays at a.txt position 0; its abstract comes from c.txt position 1 (line 6)
+    assert result.files[0].abstract_from == {0: (2, 1)}
+    [revision] = result.revisions
+    assert (revision.kept.file, revision.kept.line) == ("c.txt", 6)
+
+
+def test_last_where_the_latest_repeats_an_earlier_version_names_that_version() -> None:
+    files = [
+        keys("a.txt", ("Alpha", "v1", 1)),
+        keys("b.txt", ("Alpha", "v2", 4)),
+        keys("c.txt", ("Alpha", "v2", 9)),
+    ]
+    [revision] = plan(files, "last").revisions
+    assert [(v.file, v.line) for v in revision.versions] == [("a.txt", 1), ("b.txt", 4)]
+    assert (revision.kept.file, revision.kept.line) == ("b.txt", 4)

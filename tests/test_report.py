@@ -17,7 +17,7 @@ def test_json_report_shape_is_pinned(write_dump: WriteDump, tmp_path) -> None:
     write_dump("a.txt", ["Alpha", abstract("alpha"), "Orphan", "Beta", abstract("beta")])
     write_dump("b.txt", ["ALPHA", abstract("alpha")])
     report = validate_dumps([tmp_path / "dumps"]).to_dict()
-    assert list(report) == ["version", "valid", "counts", "files", "problems", "duplicates"]
+    assert list(report) == ["version", "valid", "counts", "files", "problems", "duplicates", "revisions"]
     assert report["version"] == 1 and report["valid"] is False
     assert report["counts"] == {
         "files": 2,
@@ -25,10 +25,21 @@ def test_json_report_shape_is_pinned(write_dump: WriteDump, tmp_path) -> None:
         "kept": 2,
         "duplicates": 1,
         "rejected": 1,
+        "revisions": 0,
         "problems": 1,
     }
     first = report["files"][0]
-    assert list(first) == ["file", "path", "sha256", "split", "read", "kept", "duplicates", "rejected"]
+    assert list(first) == [
+        "file",
+        "path",
+        "sha256",
+        "split",
+        "read",
+        "kept",
+        "duplicates",
+        "rejected",
+        "revisions",
+    ]
     assert (first["file"], first["split"], first["read"], first["kept"]) == ("a.txt", "a", 3, 2)
     assert report["problems"] == [
         {
