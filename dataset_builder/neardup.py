@@ -34,7 +34,7 @@ TITLE_THRESHOLD = 0.7  # Indel normalized similarity of titles (see _title_form)
 ABSTRACT_THRESHOLD = 0.5  # estimated Jaccard of the abstracts' shingle sets, 0..1
 NEIGHBOURS = 16  # papers sharing one band key are compared with at most this many next in row order
 
-EMPTY = np.uint32(0xFFFFFFFF)  # a bin no shingle fell into; real values are kept below it
+EMPTY = np.uint32(0xFFFFFFFF)  # marks a bin no shingle fell into, until `_densify` fills it
 _SEED = 0x5EED
 _BIN_SHIFT = np.uint64(64 - SIGNATURE_SIZE.bit_length() + 1)  # top log2(K) bits choose the bin
 _MULTIPLIERS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
@@ -56,7 +56,7 @@ def signatures(abstracts: pa.Array | pa.ChunkedArray | Sequence[str]) -> npt.NDA
     """(n, K) MinHash signatures of the abstracts' lowercased word 3-gram shingles, for a whole batch.
 
     One-permutation hashing: a shingle's 64-bit hash picks its bin by the top bits, and each bin keeps
-    the least low 32 bits. A bin no shingle falls into holds `EMPTY`. An abstract of fewer than three
+    the least low 32 bits; bins no shingle fell into are filled by `_densify`. An abstract of fewer than three
     words is shingled by its words. Expects text as parse.py gives it (white space collapsed).
     """
     series = pl.Series(abstracts, dtype=pl.String)
@@ -86,21 +86,35 @@ def signatures(abstracts: pa.Array | pa.ChunkedArray | Sequence[str]) -> npt.NDA
     if len(short):
         words_of = hashes[short]
         np.minimum.at(spare, base[short] + (words_of >> _BIN_SHIFT).view(np.int64), _low(words_of))
-    out = spare[:-1]
-    return out.reshape(n, SIGNATURE_SIZE)
+    return _densify(spare[:-1].reshape(n, SIGNATURE_SIZE))
+
+
+def _densify(table: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """Fill each empty bin from the next filled one to its right, circularly, offset by the distance.
+
+    Rotation densification (Shrivastava & Li 2014): two abstracts fill a bin alike about as often as they
+    share a shingle, so short abstracts keep all K values usable for bands and the estimate. Every
+    abstract has at least one shingle (an empty one hashes its one empty word).
+    """
+    filled = table != EMPTY
+    if filled.all():
+        return table
+    k = SIGNATURE_SIZE
+    columns = np.where(np.concatenate([filled, filled], axis=1), np.arange(2 * k), 2 * k)
+    nearest = np.minimum.accumulate(columns[:, ::-1], axis=1)[:, ::-1][:, :k]  # next filled, 0..2K-1
+    distance = (nearest - np.arange(k)).astype(np.uint32)
+    source = np.take_along_axis(table, nearest % k, axis=1)
+    return np.where(filled, table, source + distance * np.uint32(0x9E3779B9))
 
 
 def _low(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
-    """The low 32 bits of hashes (one in 2**32 equals EMPTY and is lost: harmless)."""
+    """The low 32 bits of hashes (one in 2**32 equals EMPTY and is densified over: harmless)."""
     return values.astype(np.uint32)
 
 
 def abstract_similarity(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> npt.NDArray[np.float64]:
-    """Estimated Jaccard of row pairs: bins equal and filled over bins filled in either (Li et al. 2012)."""
-    both_empty = (a == EMPTY) & (b == EMPTY)
-    equal = (a == b) & ~both_empty
-    filled = SIGNATURE_SIZE - both_empty.sum(axis=1)
-    return np.asarray(equal.sum(axis=1) / np.maximum(filled, 1), dtype=np.float64)
+    """Estimated Jaccard of row pairs: the share of equal values."""
+    return np.asarray((a == b).sum(axis=1) / SIGNATURE_SIZE, dtype=np.float64)
 
 
 def candidates(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
@@ -108,15 +122,14 @@ def candidates(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
 
     Per band, rows are sorted by key (then row); rows with equal keys are adjacent, and each is paired
     with the following rows of the same key, at most NEIGHBOURS of them: a bucket of any size costs
-    NEIGHBOURS comparisons a row, so the cost stays linear in papers. Bands with an empty bin are left
-    out (two short abstracts would match on emptiness).
+    NEIGHBOURS comparisons a row, so the cost stays linear in papers.
     """
     n = len(signatures)
     found: list[npt.NDArray[np.int64]] = []
     for band in range(BANDS):
         block = signatures[:, band * ROWS : (band + 1) * ROWS].astype(np.uint64)
-        rows = np.flatnonzero((block != EMPTY).all(axis=1))
-        keys = (block[rows, 0] << np.uint64(32)) | block[rows, 1]  # two uint32 values pack exactly
+        keys = (block[:, 0] << np.uint64(32)) | block[:, 1]  # two uint32 values pack exactly
+        rows = np.arange(n, dtype=np.int64)
         order = np.argsort(keys, kind="stable")  # stable: equal keys stay in row order
         keys, rows = keys[order], rows[order]
         at = np.arange(len(keys) - 1, dtype=np.int64)
