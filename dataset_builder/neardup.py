@@ -1,0 +1,200 @@
+"""Near-duplicate papers: slightly different titles, same or lightly revised abstracts.
+
+Exact dedup (dedup.py) keys papers by their normalized title, so a fixed typo, a hyphen or a dropped word
+makes a second paper. Here the abstract decides and the title only confirms (docs/neardup.md):
+
+- `signatures`: per abstract, K one-permutation MinHash values of its lowercased word 3-gram shingles,
+  for a whole batch at once (polars splits and hashes, numpy bins and takes minima). K uint32 values,
+  128 bytes a paper.
+- `find_pairs`: LSH over the signatures (BANDS bands of ROWS values; equal band keys make candidates,
+  found by sorting), then vectorized estimated Jaccard on the candidates and rapidfuzz on their titles.
+
+Signatures use polars' hash with a fixed seed, which is stable within one polars version only. That is
+enough: signatures are compared within one build, whose processes all run the same polars, and are never
+stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
+from rapidfuzz.distance import Indel
+
+from dataset_builder.dedup import title_key
+
+SIGNATURE_SIZE = 32  # K: one-permutation bins a signature holds
+SHINGLE_WORDS = 3  # words per shingle (the mixing in `signatures` is written for three)
+BANDS, ROWS = 16, 2  # LSH bands x values a band; BANDS * ROWS == SIGNATURE_SIZE
+TITLE_THRESHOLD = 0.7  # Indel normalized similarity of titles (see _title_form), 0..1
+ABSTRACT_THRESHOLD = 0.5  # estimated Jaccard of the abstracts' shingle sets, 0..1
+NEIGHBOURS = 16  # papers sharing one band key are compared with at most this many next in row order
+
+EMPTY = np.uint32(0xFFFFFFFF)  # marks a bin no shingle fell into, until `_densify` fills it
+_SEED = 0x5EED
+_BIN_SHIFT = np.uint64(64 - SIGNATURE_SIZE.bit_length() + 1)  # top log2(K) bits choose the bin
+_MULTIPLIERS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
+
+assert BANDS * ROWS == SIGNATURE_SIZE and ROWS == 2 and SIGNATURE_SIZE & (SIGNATURE_SIZE - 1) == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """Two papers judged the same: row indices into the arrays given to `find_pairs`, and their scores."""
+
+    earlier: int
+    later: int
+    title_similarity: float
+    abstract_similarity: float
+
+
+def signatures(abstracts: pa.Array | pa.ChunkedArray | Sequence[str]) -> npt.NDArray[np.uint32]:
+    """(n, K) MinHash signatures of the abstracts' lowercased word 3-gram shingles, for a whole batch.
+
+    One-permutation hashing: a shingle's 64-bit hash picks its bin by the top bits, and each bin keeps
+    the least low 32 bits; bins no shingle fell into are filled by `_densify`. An abstract of fewer than three
+    words is shingled by its words. Expects text as parse.py gives it (white space collapsed).
+    """
+    series = pl.Series(abstracts, dtype=pl.String)
+    n = len(series)
+    if n == 0:
+        return np.zeros((0, SIGNATURE_SIZE), dtype=np.uint32)
+    words = series.str.to_lowercase().str.split(" ")
+    lengths = words.list.len().to_numpy().astype(np.int64)
+    hashes = words.explode().hash(seed=_SEED).to_numpy()
+    ends = np.cumsum(lengths)
+    base = np.repeat(np.arange(0, n * SIGNATURE_SIZE, SIGNATURE_SIZE, dtype=np.int64), lengths)
+    # Shingle i mixes the hashes of words i, i+1, i+2 (odd multipliers keep the result uniform).
+    span = SHINGLE_WORDS - 1
+    count = max(len(hashes) - span, 0)
+    shingles = hashes[:count] * _MULTIPLIERS[0]
+    shingles += hashes[1 : 1 + count]
+    shingles *= _MULTIPLIERS[1]
+    shingles += hashes[2 : 2 + count]
+    slots = base[:count] + (shingles >> _BIN_SHIFT).view(np.int64)
+    # Shingles starting in an abstract's last two words run into the next one: send them to a spare slot.
+    for back in range(1, span + 1):
+        tail = ends - back
+        slots[tail[(tail >= ends - lengths) & (tail < count)]] = n * SIGNATURE_SIZE
+    spare = np.full(n * SIGNATURE_SIZE + 1, EMPTY, dtype=np.uint32)
+    np.minimum.at(spare, slots, _low(shingles))
+    short = np.flatnonzero(np.repeat(lengths < SHINGLE_WORDS, lengths))  # abstracts of one or two words
+    if len(short):
+        words_of = hashes[short]
+        np.minimum.at(spare, base[short] + (words_of >> _BIN_SHIFT).view(np.int64), _low(words_of))
+    return _densify(spare[:-1].reshape(n, SIGNATURE_SIZE))
+
+
+def _densify(table: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """Fill each empty bin from the next filled one to its right, circularly, offset by the distance.
+
+    Rotation densification (Shrivastava & Li 2014): two abstracts fill a bin alike about as often as they
+    share a shingle, so short abstracts keep all K values usable for bands and the estimate. Every
+    abstract has at least one shingle (an empty one hashes its one empty word).
+    """
+    filled = table != EMPTY
+    if filled.all():
+        return table
+    k = SIGNATURE_SIZE
+    columns = np.where(np.concatenate([filled, filled], axis=1), np.arange(2 * k), 2 * k)
+    nearest = np.minimum.accumulate(columns[:, ::-1], axis=1)[:, ::-1][:, :k]  # next filled, 0..2K-1
+    distance = (nearest - np.arange(k)).astype(np.uint32)
+    source = np.take_along_axis(table, nearest % k, axis=1)
+    return np.where(filled, table, source + distance * np.uint32(0x9E3779B9))
+
+
+def _low(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
+    """The low 32 bits of hashes (one in 2**32 equals EMPTY and is densified over: harmless)."""
+    return values.astype(np.uint32)
+
+
+def abstract_similarity(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> npt.NDArray[np.float64]:
+    """Estimated Jaccard of row pairs: the share of equal values."""
+    return np.asarray((a == b).sum(axis=1) / SIGNATURE_SIZE, dtype=np.float64)
+
+
+def candidates(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
+    """(m, 2) distinct row pairs (earlier, later) sharing at least one band key.
+
+    Per band, rows are sorted by key (then row); rows with equal keys are adjacent, and each is paired
+    with the following rows of the same key, at most NEIGHBOURS of them: a bucket of any size costs
+    NEIGHBOURS comparisons a row, so the cost stays linear in papers.
+    """
+    n = len(signatures)
+    found: list[npt.NDArray[np.int64]] = []
+    for band in range(BANDS):
+        block = signatures[:, band * ROWS : (band + 1) * ROWS].astype(np.uint64)
+        keys = (block[:, 0] << np.uint64(32)) | block[:, 1]  # two uint32 values pack exactly
+        rows = np.arange(n, dtype=np.int64)
+        order = np.argsort(keys, kind="stable")  # stable: equal keys stay in row order
+        keys, rows = keys[order], rows[order]
+        at = np.arange(len(keys) - 1, dtype=np.int64)
+        for step in range(1, NEIGHBOURS + 1):
+            at = at[at + step < len(keys)]
+            at = at[keys[at] == keys[at + step]]
+            if len(at) == 0:
+                break
+            found.append(np.stack([rows[at], rows[at + step]], axis=1))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.concatenate(found).astype(np.int64)
+    codes = np.unique(pairs[:, 0] * n + pairs[:, 1])
+    return np.stack([codes // n, codes % n], axis=1)
+
+
+def find_pairs(signatures: npt.NDArray[np.uint32], titles: Sequence[str] | pa.Array) -> list[Pair]:
+    """Near-duplicate pairs among n papers (rows in input order), sorted by (later, earlier).
+
+    A candidate from `candidates` is a pair when its estimated abstract Jaccard is at least
+    ABSTRACT_THRESHOLD and its title similarity at least TITLE_THRESHOLD. Pairs whose `title_key`s are
+    equal are skipped: exact dedup handles them.
+    """
+    return scored_pairs(signatures, titles, TITLE_THRESHOLD, ABSTRACT_THRESHOLD)
+
+
+def scored_pairs(
+    signatures: npt.NDArray[np.uint32],
+    titles: Sequence[str] | pa.Array,
+    title_threshold: float,
+    abstract_threshold: float,
+) -> list[Pair]:
+    """`find_pairs` at other thresholds (to measure them)."""
+    if len(signatures) != len(titles):
+        raise ValueError(f"{len(signatures)} signatures but {len(titles)} titles")
+    pairs = candidates(signatures)
+    if len(pairs) == 0:
+        return []
+    scores = abstract_similarity(signatures[pairs[:, 0]], signatures[pairs[:, 1]])
+    close = scores >= abstract_threshold
+    pairs, scores = pairs[close], scores[close]
+    needed = np.unique(pairs)
+    text = (
+        titles.take(pa.array(needed)).to_pylist() if isinstance(titles, pa.Array | pa.ChunkedArray) else None
+    )
+    keys: dict[int, str] = {}
+    for position, row in enumerate(needed.tolist()):
+        keys[row] = title_key(text[position] if text is not None else titles[row])
+    found: list[Pair] = []
+    for (earlier, later), score in zip(pairs.tolist(), scores.tolist(), strict=True):
+        first, second = keys[earlier], keys[later]
+        if first == second:
+            continue
+        similarity = title_similarity(first, second)
+        if similarity >= title_threshold:
+            found.append(Pair(earlier, later, similarity, score))
+    found.sort(key=lambda p: (p.later, p.earlier))
+    return found
+
+
+def title_similarity(first: str, second: str) -> float:
+    """Indel normalized similarity (rapidfuzz `fuzz.ratio` / 100) of two titles in `_title_form`."""
+    return float(Indel.normalized_similarity(_title_form(first), _title_form(second)))
+
+
+def _title_form(key: str) -> str:
+    """A `title_key` with punctuation as white space: a hyphen or a colon is not a difference in words."""
+    return " ".join("".join(c if c.isalnum() else " " for c in key).split())

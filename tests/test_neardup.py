@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from neardup_corpus import generate
+
+from dataset_builder import neardup
+
+ABSTRACT = (
+    "In this paper, we propose SparseMoE, a novel mixture of experts for long-context modeling. "
+    "However, existing methods suffer from quadratic attention cost and fail to generalize to long inputs. "
+    "To address this issue, we design a router that explicitly models token importance. "
+    "Extensive experiments on five benchmarks show that our method outperforms state-of-the-art baselines."
+)
+REVISED = ABSTRACT.replace("five benchmarks", "six benchmarks") + " Code and models are publicly available."
+OTHER = (
+    "In this paper, we propose VidGen, a diffusion model for video generation from text prompts. "
+    "Unlike prior work, our approach does not require paired video data or a pretrained image model. "
+    "We train a latent denoiser with a temporal attention objective on web-scale clips. "
+    "Experimental results demonstrate that VidGen achieves state-of-the-art performance on UCF-101."
+)
+
+
+def pairs(titles: list[str], abstracts: list[str]) -> list[tuple[int, int]]:
+    return [(p.earlier, p.later) for p in neardup.find_pairs(neardup.signatures(abstracts), titles)]
+
+
+def test_revised_title_and_abstract_are_a_pair_with_their_scores() -> None:
+    titles = [
+        "Sparse Mixture-of-Experts for Long Context",
+        "Unrelated",
+        "Sparse Mixture of Experts for Long Contexts",
+    ]
+    found = neardup.find_pairs(neardup.signatures([ABSTRACT, OTHER, REVISED]), titles)
+    assert [(p.earlier, p.later) for p in found] == [(0, 2)]
+    assert found[0].title_similarity >= neardup.TITLE_THRESHOLD
+    assert found[0].abstract_similarity >= neardup.ABSTRACT_THRESHOLD
+
+
+def test_lookalike_titles_with_unrelated_abstracts_are_not_pairs() -> None:
+    assert (
+        pairs(["Scaling Transformers for Vision", "Scaling Transformers for Language"], [ABSTRACT, OTHER])
+        == []
+    )
+    assert pairs(["Qwen2 Technical Report", "Qwen2.5 Technical Report"], [ABSTRACT, OTHER]) == []
+
+
+def test_same_abstract_under_a_different_title_is_not_a_pair() -> None:
+    assert (
+        pairs(["SparseMoE for Long Context", "Video Diffusion Without Paired Data"], [ABSTRACT, ABSTRACT])
+        == []
+    )
+
+
+def test_equal_normalized_titles_are_left_to_exact_dedup() -> None:
+    assert pairs(["Sparse MoE", "sparse  MOE"], [ABSTRACT, REVISED]) == []
+
+
+def test_pairs_are_sorted_by_later_then_earlier() -> None:
+    titles = ["Sparse MoE: Long Context", "Other", "Sparse MoE - Long Context", "Sparse MoE, Long Context"]
+    assert pairs(titles, [ABSTRACT, OTHER, ABSTRACT, REVISED]) == [(0, 2), (0, 3), (2, 3)]
+
+
+def test_signatures_of_separate_batches_stacked_give_the_same_pairs() -> None:
+    corpus = generate(papers=300, revisions=40, lookalikes=20, extended=10)
+    whole = neardup.signatures(corpus.abstracts)
+    stacked = np.concatenate([neardup.signatures(corpus.abstracts[i : i + 97]) for i in range(0, 370, 97)])
+    assert np.array_equal(whole, stacked)
+    assert neardup.find_pairs(stacked, corpus.titles) == neardup.find_pairs(whole, corpus.titles)
+
+
+def test_signatures_are_deterministic_and_accept_arrow_input() -> None:
+    first = neardup.signatures([ABSTRACT, OTHER])
+    assert first.dtype == np.uint32 and first.shape == (2, neardup.SIGNATURE_SIZE)
+    assert np.array_equal(first, neardup.signatures([ABSTRACT, OTHER]))
+    assert np.array_equal(first, neardup.signatures(pa.array([ABSTRACT, OTHER])))
+    assert np.array_equal(first, neardup.signatures(pa.chunked_array([[ABSTRACT], [OTHER]])))
+
+
+def test_titles_may_be_an_arrow_array() -> None:
+    titles = ["Sparse Mixture-of-Experts", "Sparse Mixture of Experts"]
+    sigs = neardup.signatures([ABSTRACT, REVISED])
+    assert neardup.find_pairs(sigs, pa.array(titles)) == neardup.find_pairs(sigs, titles)
+
+
+def test_empty_input_and_tiny_abstracts_do_not_crash() -> None:
+    assert neardup.signatures([]).shape == (0, neardup.SIGNATURE_SIZE)
+    assert neardup.find_pairs(neardup.signatures([]), []) == []
+    tiny = neardup.signatures(["Transformers", "Transformers", "two words", ""])
+    assert np.array_equal(tiny[0], tiny[1]) and not np.array_equal(tiny[0], tiny[2])
+    assert neardup.find_pairs(tiny, ["Alpha", "Omega", "Beta", "Gamma"]) == []
+    assert pairs(["Transformers Rock", "Transformers Rock!"], ["Transformers", "Transformers"]) == [(0, 1)]
+
+
+def test_planted_revisions_found_and_hard_negatives_not_reported() -> None:
+    corpus = generate(papers=600, revisions=120, lookalikes=80, extended=40, seed=1)
+    found = {
+        (p.earlier, p.later) for p in neardup.find_pairs(neardup.signatures(corpus.abstracts), corpus.titles)
+    }
+    revisions = corpus.pairs("revision")
+    assert len(found & revisions) >= 0.95 * len(revisions)
+    assert not found & (corpus.pairs("lookalike") | corpus.pairs("extended"))
+    assert found <= revisions
+
+
+def test_oversized_buckets_compare_each_paper_with_its_next_neighbours_only() -> None:
+    sigs = neardup.signatures([ABSTRACT] * (neardup.NEIGHBOURS + 5))
+    candidates = neardup.candidates(sigs)
+    assert len(candidates) == sum(min(neardup.NEIGHBOURS, len(sigs) - 1 - i) for i in range(len(sigs)))
+    assert ((candidates[:, 1] - candidates[:, 0]) <= neardup.NEIGHBOURS).all()
