@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from dataset_builder import dedup
 from dataset_builder.card import DEFAULT_REPO_ID, hub_schema, render_card
-from dataset_builder.dedup import ConflictPolicy
+from dataset_builder.dedup import ConflictPolicy, NearDuplicatePolicy
 from dataset_builder.passes import read_abstracts, scan_file, start_worker, system_memory_pool, write_split
 from dataset_builder.records import DatasetError, InvalidInput, Problem
 from dataset_builder.report import FileSummary, Report, counted
@@ -67,6 +67,8 @@ class BuildResult:
         revised = report.total("revisions")
         merged = f"; merged {counted(revised, 'revision')} of {counted(len(report.revisions), 'paper')}"
         merged = merged if revised else ""
+        if report.near_duplicates:
+            merged += f"; found {counted(len(report.near_duplicates), 'near-duplicate')}"
         return (
             f"Read {report.total('read')} papers from {len(report.files)} dump(s); removed "
             f"{report.total('duplicates')} duplicates{merged}; wrote {report.total('kept')} rows in "
@@ -100,6 +102,12 @@ def split_name(file_name: str) -> str:
     return re.sub(r"\W+", "_", Path(file_name).stem).strip("_")
 
 
+@dataclass(frozen=True)
+class _Policy:
+    on_conflict: ConflictPolicy
+    near_duplicates: NearDuplicatePolicy
+
+
 @dataclass
 class _Scan:
     report: Report
@@ -113,11 +121,13 @@ def validate_dumps(
     workers: int | None = None,
     *,
     on_conflict: ConflictPolicy = "error",
+    near_duplicates: NearDuplicatePolicy = "warn",
 ) -> Report:
     """Check dumps as `build` would, without writing anything; every problem is in the report."""
     paths = find_dumps(inputs)
+    policy = _Policy(on_conflict, near_duplicates)
     with system_memory_pool(), _pool(_workers(workers, paths)) as pool:
-        return _scan(paths, None, batch_size, pool, progress=False, on_conflict=on_conflict).report
+        return _scan(paths, None, batch_size, pool, False, policy).report
 
 
 def build(
@@ -130,6 +140,7 @@ def build(
     workers: int | None = None,
     progress: bool = False,
     on_conflict: ConflictPolicy = "error",
+    near_duplicates: NearDuplicatePolicy = "warn",
 ) -> BuildResult:
     """Build the dataset into `out`, replacing it only once everything is written.
 
@@ -137,8 +148,10 @@ def build(
     the second writes the kept ones from there into shards. `workers` processes (default: one per core
     when the input is large enough to pay for starting them) work on separate dumps; the output is the
     same whatever their number. `on_conflict` says what a revised paper (same title, another abstract)
-    becomes: a problem (`error`), its first or its last version. Raises InvalidInput (with the full
-    report) when any dump has a problem; `out` is then untouched.
+    becomes: a problem (`error`), its first or its last version; `near_duplicates` whether papers with
+    close titles and abstracts are reported (`warn`), also removed (`remove`), or not looked for
+    (`off`). Raises InvalidInput (with the full report) when any dump has a problem; `out` is then
+    untouched.
     """
     paths = find_dumps(inputs)
     _check_replaceable(out)
@@ -150,7 +163,7 @@ def build(
         spills = staging / _SPILL_DIR
         spills.mkdir()
         with system_memory_pool(), _pool(count) as pool:
-            scan = _scan(paths, spills, batch_size, pool, progress, on_conflict)
+            scan = _scan(paths, spills, batch_size, pool, progress, _Policy(on_conflict, near_duplicates))
             if not scan.report.ok:
                 raise InvalidInput(scan.report)
             result = BuildResult(scan.report, out)
@@ -164,7 +177,8 @@ def build(
             written = _run(write_split, jobs, pool, "writing", progress)
         result.splits = {job[1]: shards for job, shards in zip(jobs, written, strict=True)}
         shutil.rmtree(spills)
-        card = render_card(scan.report.files, result.splits, repo_id, scan.report.revisions)
+        report = scan.report
+        card = render_card(report.files, result.splits, repo_id, report.revisions, report.near_duplicates)
         (staging / "README.md").write_text(card, encoding="utf-8")
         _swap(staging, out)
     except BaseException:
@@ -241,26 +255,32 @@ def _scan(
     batch_size: int,
     pool: ProcessPoolExecutor | None,
     progress: bool,
-    on_conflict: ConflictPolicy = "error",
+    policy: _Policy,
 ) -> _Scan:
     """First pass: read, parse and validate every dump, then plan deduplication across all of them."""
-    jobs = [(path, spills / _spill_name(i) if spills else None, batch_size) for i, path in enumerate(paths)]
+    near = policy.near_duplicates != "off"
+    jobs = [
+        (path, spills / _spill_name(i) if spills else None, batch_size, near) for i, path in enumerate(paths)
+    ]
     scans = _run(scan_file, jobs, pool, "checking", progress)
     report = Report()
     for scan in scans:
         report.files.append(scan.summary)
         report.problems.extend(scan.problems)
     keys = [scan.keys for scan in scans]
-    plan = dedup.plan(keys, on_conflict)
+    plan = dedup.plan(keys, policy.on_conflict, policy.near_duplicates)
     report.problems.extend(plan.conflicts)
     report.duplicates = plan.duplicates
     report.revisions = plan.revisions
+    report.near_duplicates = plan.near_duplicates
+    near_duplicates = Counter(n.later.file for n in plan.near_duplicates)
     duplicates = Counter(d.file for d in plan.duplicates)
     conflicts = Counter(c.file for c in plan.conflicts)  # conflicts name the path as given
     for summary, file_plan in zip(report.files, plan.files, strict=True):
         summary.kept = file_plan.kept
         summary.duplicates = duplicates[summary.name]
         summary.revisions = plan.revised.get(summary.name, 0)
+        summary.near_duplicates = near_duplicates[summary.name]
         summary.rejected += conflicts[summary.path]
     report.problems.extend(_assign_splits(report.files))
     return _Scan(report, keys, plan)

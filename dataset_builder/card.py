@@ -14,7 +14,7 @@ from importlib.metadata import version
 import pyarrow as pa
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from dataset_builder.dedup import Revision
+from dataset_builder.dedup import NearDuplicate, Revision
 from dataset_builder.report import FileSummary
 from dataset_builder.resources import resource
 from dataset_builder.schema import paper_schema
@@ -113,6 +113,7 @@ def render_card(
     splits: Mapping[str, Sequence[Shard]],
     repo_id: str = DEFAULT_REPO_ID,
     revisions: Sequence[Revision] = (),
+    near_duplicates: Sequence[NearDuplicate] = (),
 ) -> str:
     """The whole README.md text; the same inputs always give the same bytes."""
     schema = paper_schema()
@@ -140,6 +141,8 @@ def render_card(
         files=files,
         empty_files=[f for f in files if f.split is None],
         revisions=revisions,
+        near_duplicates=near_duplicates,
+        near_removed=any(n.removed for n in near_duplicates),
         builder_version=version("dataset-builder"),
         schema_version=schema.version,
     )

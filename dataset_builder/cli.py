@@ -17,7 +17,12 @@ from huggingface_hub.utils.tqdm import disable_progress_bars
 
 from dataset_builder.build import DEFAULT_BATCH_SIZE, DEFAULT_INPUT, DEFAULT_OUT, build, validate_dumps
 from dataset_builder.card import DEFAULT_REPO_ID
-from dataset_builder.dedup import CONFLICT_POLICIES, ConflictPolicy
+from dataset_builder.dedup import (
+    CONFLICT_POLICIES,
+    NEAR_DUPLICATE_POLICIES,
+    ConflictPolicy,
+    NearDuplicatePolicy,
+)
 from dataset_builder.publish import publish
 from dataset_builder.records import DatasetError, InvalidInput
 from dataset_builder.report import FORMATS, Report
@@ -33,6 +38,13 @@ _ON_CONFLICT = click.option(
     default="error",
     show_default=True,
     help="A revised paper (same title, another abstract): an error, or keep its first or last version.",
+)
+_NEAR_DUPLICATES = click.option(
+    "--near-duplicates",
+    type=click.Choice(NEAR_DUPLICATE_POLICIES),
+    default="warn",
+    show_default=True,
+    help="Papers with close titles and abstracts: report them, also remove them, or don't look.",
 )
 _FORMAT = click.option(
     "--format",
@@ -117,6 +129,7 @@ def cli(verbose: bool) -> None:
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
 @_ON_CONFLICT
+@_NEAR_DUPLICATES
 @_FORMAT
 def build_command(
     inputs: tuple[Path, ...],
@@ -127,6 +140,7 @@ def build_command(
     repo_id: str,
     quiet: bool,
     on_conflict: ConflictPolicy,
+    near_duplicates: NearDuplicatePolicy,
     fmt: str,
 ) -> None:
     """Build the dataset from dumps (files, or folders of *.txt; default: dumps/) into --out."""
@@ -140,8 +154,9 @@ def build_command(
             repo_id=repo_id,
             progress=not quiet and sys.stderr.isatty(),
             on_conflict=on_conflict,
+            near_duplicates=near_duplicates,
         )
-    for note in result.report.notes():
+    for note in [*result.report.warnings(), *result.report.notes()]:
         click.echo(note)
     click.echo(result.summary())
 
@@ -154,9 +169,14 @@ def build_command(
     help="Check a built dataset folder instead: shards against the schema, card against shards.",
 )
 @_ON_CONFLICT
+@_NEAR_DUPLICATES
 @_FORMAT
 def validate_command(
-    inputs: tuple[Path, ...], dist: Path | None, on_conflict: ConflictPolicy, fmt: str
+    inputs: tuple[Path, ...],
+    dist: Path | None,
+    on_conflict: ConflictPolicy,
+    near_duplicates: NearDuplicatePolicy,
+    fmt: str,
 ) -> None:
     """Check dumps as build would, without writing anything. Exit 1 when any problem is found."""
     if dist is not None and inputs:
@@ -165,7 +185,9 @@ def validate_command(
         if dist is not None:
             report = verify_dist(dist)
         else:
-            report = validate_dumps(inputs or (DEFAULT_INPUT,), on_conflict=on_conflict)
+            report = validate_dumps(
+                inputs or (DEFAULT_INPUT,), on_conflict=on_conflict, near_duplicates=near_duplicates
+            )
     _emit(report, fmt)
     sys.exit(0 if report.ok else 1)
 

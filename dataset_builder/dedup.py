@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -26,6 +26,9 @@ from dataset_builder.records import Problem
 
 ConflictPolicy = Literal["error", "first", "last"]
 CONFLICT_POLICIES: tuple[str, ...] = get_args(ConflictPolicy)
+# Near-duplicates (neardup.py): reported and kept (`warn`), removed like duplicates, or not looked for.
+NearDuplicatePolicy = Literal["warn", "remove", "off"]
+NEAR_DUPLICATE_POLICIES: tuple[str, ...] = get_args(NearDuplicatePolicy)
 
 # White space that collapsing changes: a run of two or more, or one that is not a plain space.
 _SPACES = r"\s\s+|[^\S ]"
@@ -87,12 +90,20 @@ class FileKeys:
     titles: array[int] = field(default_factory=lambda: array("Q"))
     abstracts: array[int] = field(default_factory=lambda: array("Q"))
     lines: array[int] = field(default_factory=lambda: array("q"))
+    # For near-duplicates, per batch: abstract signatures (neardup.signatures) and title texts.
+    signatures: list[npt.NDArray[np.uint32]] = field(default_factory=list)
+    title_texts: list[pa.Array] = field(default_factory=list)
 
     def add(self, titles: Sequence[int], abstracts: npt.NDArray[np.uint64], lines: Sequence[int]) -> None:
         """Record a batch of papers by their `title_hash`, `abstract_hashes` and title lines."""
         self.titles.extend(titles)
         self.abstracts.extend(abstracts.tolist())
         self.lines.extend(lines)
+
+    def add_near(self, signatures: npt.NDArray[np.uint32], titles: pa.Array) -> None:
+        """Record the same batch's abstract signatures and titles, to look for near-duplicates."""
+        self.signatures.append(signatures)
+        self.title_texts.append(titles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +137,19 @@ class Revision:
     policy: str
 
 
+@dataclass(frozen=True)
+class NearDuplicate:
+    """A paper whose title and abstract are close to an earlier, different paper's (neardup.py)."""
+
+    later: Place
+    first: Place
+    paper_id: str
+    first_paper_id: str
+    title_similarity: float
+    abstract_similarity: float
+    removed: bool
+
+
 @dataclass
 class FilePlan:
     """For one dump: which papers (by position in the file) are kept, their `also_in` lists, and, for
@@ -149,9 +173,14 @@ class Plan:
     revisions: list[Revision] = field(default_factory=list)
     # Per file name: later occurrences that were another version of a kept paper.
     revised: dict[str, int] = field(default_factory=dict)
+    near_duplicates: list[NearDuplicate] = field(default_factory=list)
 
 
-def plan(files: Sequence[FileKeys], on_conflict: ConflictPolicy = "error") -> Plan:
+def plan(
+    files: Sequence[FileKeys],
+    on_conflict: ConflictPolicy = "error",
+    near_duplicates: NearDuplicatePolicy = "warn",
+) -> Plan:
     """Decide, for all dumps at once, which papers stay and where each repeat came from."""
     if not files or not any(f.titles for f in files):
         empty = [FilePlan(f.name, np.zeros(len(f.titles), dtype=bool), {}) for f in files]
@@ -227,4 +256,60 @@ def plan(files: Sequence[FileKeys], on_conflict: ConflictPolicy = "error") -> Pl
                 paper_id(int(titles[origin])), tuple(place(i) for i in versions), place(chosen), on_conflict
             )
         )
+    if near_duplicates != "off":
+        _near(files, keep, titles, file_of, offsets, near_duplicates == "remove", place, result)
     return result
+
+
+def _near(
+    files: Sequence[FileKeys],
+    keep: npt.NDArray[np.bool_],
+    titles: npt.NDArray[np.uint64],
+    file_of: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
+    remove: bool,
+    place: Callable[[int], Place],
+    result: Plan,
+) -> None:
+    """Near-duplicate pairs among the distinct papers; with `remove`, the later paper of each goes the way
+    of a duplicate (removed, its file in the kept paper's `also_in`)."""
+    from dataset_builder import neardup  # rapidfuzz is loaded only when near-duplicates are looked for
+
+    if not any(f.signatures for f in files):
+        return
+    distinct = np.flatnonzero(keep)
+    signatures = np.concatenate([s for f in files for s in f.signatures])[distinct]
+    texts = pa.chunked_array([t for f in files for t in f.title_texts], pa.string()).take(pa.array(distinct))
+    kept_as: dict[int, int] = {}  # a removed paper -> the kept paper it was folded into
+    for pair in neardup.find_pairs(signatures, texts):
+        earlier, later = int(distinct[pair.earlier]), int(distinct[pair.later])
+        removed = remove and later not in kept_as
+        if removed:
+            target = kept_as.get(earlier, earlier)
+            kept_as[later] = target
+            here_file, target_file = int(file_of[later]), int(file_of[target])
+            result.files[here_file].keep[later - int(offsets[here_file])] = False
+            here, there = place(later), place(target)
+            result.duplicates.append(
+                Duplicate(here.file, here.line, paper_id(int(titles[later])), there.file, there.line)
+            )
+            # The kept paper is now also in the removed one's file and in every file that repeated it.
+            moved = result.files[here_file].also_in.pop(later - int(offsets[here_file]), [])
+            repeats = result.files[target_file].also_in.setdefault(target - int(offsets[target_file]), [])
+            for name in [here.file, *moved]:
+                if name != there.file and name not in repeats:
+                    repeats.append(name)
+            repeats.sort()  # file-name order is input order
+            if not repeats:
+                del result.files[target_file].also_in[target - int(offsets[target_file])]
+        result.near_duplicates.append(
+            NearDuplicate(
+                place(later),
+                place(earlier),
+                paper_id(int(titles[later])),
+                paper_id(int(titles[earlier])),
+                round(pair.title_similarity, 3),
+                round(pair.abstract_similarity, 3),
+                removed,
+            )
+        )

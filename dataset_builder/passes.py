@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc
 
-from dataset_builder import dedup
+from dataset_builder import dedup, neardup
 from dataset_builder.parse import parse
 from dataset_builder.read import read_dump, sha256_of
 from dataset_builder.records import DatasetError, Paper, Problem
@@ -60,8 +60,11 @@ class FileScan:
     problems: list[Problem]
 
 
-def scan_file(path: Path, spill: Path | None, batch_size: int) -> FileScan:
-    """Read, parse and validate one dump; valid papers enter its dedup keys (and the spill file)."""
+def scan_file(path: Path, spill: Path | None, batch_size: int, near: bool = True) -> FileScan:
+    """Read, parse and validate one dump; valid papers enter its dedup keys (and the spill file).
+
+    With `near`, the keys also get the abstract signatures and titles near-duplicates are found by.
+    """
     shown = str(path)
     summary = FileSummary(path.name, shown, sha256_of(path))
     keys = dedup.FileKeys(path.name, shown)
@@ -90,7 +93,10 @@ def scan_file(path: Path, spill: Path | None, batch_size: int) -> FileScan:
                     table = table.take(good)
                     hashes = [hashes[i] for i in good]
                 lines = table["source_line"].to_pylist()
-                keys.add(hashes, dedup.abstract_hashes(table["abstract"].combine_chunks()), lines)
+                abstracts = table["abstract"].combine_chunks()
+                keys.add(hashes, dedup.abstract_hashes(abstracts), lines)
+                if near:
+                    keys.add_near(neardup.signatures(abstracts), table["title"].combine_chunks())
                 if writer is not None:
                     writer.write_table(table)
             problems.extend(sorted(found, key=lambda p: p.line or 0))

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataset_builder.dedup import Duplicate, Place, Revision
+from dataset_builder.dedup import Duplicate, NearDuplicate, Place, Revision
 from dataset_builder.records import Problem, shorten
 
 REPORT_VERSION = 1
@@ -21,7 +21,8 @@ FORMATS = ("text", "json", "github")
 class FileSummary:
     """One dump's accounting: `read == kept + duplicates + revisions + rejected` always holds.
 
-    `revisions` counts the papers read again with another abstract (kept as one row, by the policy)."""
+    `revisions` counts the papers read again with another abstract (kept as one row, by the policy);
+    `near_duplicates` the papers close to an earlier one (kept, or counted in `duplicates` if removed)."""
 
     name: str
     path: str
@@ -32,6 +33,7 @@ class FileSummary:
     rejected: int = 0
     split: str | None = None
     revisions: int = 0
+    near_duplicates: int = 0
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
     revisions: list[Revision] = field(default_factory=list)
+    near_duplicates: list[NearDuplicate] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -61,6 +64,7 @@ class Report:
                 "duplicates": self.total("duplicates"),
                 "rejected": self.total("rejected"),
                 "revisions": self.total("revisions"),
+                "near_duplicates": len(self.near_duplicates),
                 "problems": len(self.problems),
             },
             "files": [
@@ -74,6 +78,7 @@ class Report:
                     "duplicates": f.duplicates,
                     "rejected": f.rejected,
                     "revisions": f.revisions,
+                    "near_duplicates": f.near_duplicates,
                 }
                 for f in self.files
             ],
@@ -109,14 +114,31 @@ class Report:
                 }
                 for r in self.revisions
             ],
+            "near_duplicates": [
+                {
+                    "file": n.later.file,
+                    "line": n.later.line,
+                    "first_file": n.first.file,
+                    "first_line": n.first.line,
+                    "path": n.later.path,
+                    "first_path": n.first.path,
+                    "paper_id": n.paper_id,
+                    "first_paper_id": n.first_paper_id,
+                    "title_similarity": n.title_similarity,
+                    "abstract_similarity": n.abstract_similarity,
+                    "removed": n.removed,
+                }
+                for n in self.near_duplicates
+            ],
         }
 
     def summary(self) -> str:
         """One line for a validate run, one paragraph's worth of counts."""
         revisions = f"{counted(self.total('revisions'), 'revision')} merged, " if self.revisions else ""
+        near = f"{counted(len(self.near_duplicates), 'near-duplicate')}, " if self.near_duplicates else ""
         return (
             f"{len(self.files)} file(s), {self.total('read')} papers read, "
-            f"{self.total('kept')} kept, {self.total('duplicates')} duplicates removed, {revisions}"
+            f"{self.total('kept')} kept, {self.total('duplicates')} duplicates removed, {revisions}{near}"
             f"{len(self.problems)} problem(s)"
         )
 
@@ -124,16 +146,22 @@ class Report:
         """Lines for what is worth knowing but not wrong: every revision and which version was kept."""
         return [_revision_note(r) for r in self.revisions]
 
+    def warnings(self) -> list[str]:
+        """Lines for what may be wrong but does not stop a build: near-duplicate pairs."""
+        return [_near_note(n) for n in self.near_duplicates]
+
     def render(self, fmt: str) -> str:
         """The report as `text` (FILE:LINE: [rule] message), `json`, or `github` workflow commands."""
         if fmt == "json":
             return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
         if fmt == "github":
             lines = [_github(p) for p in self.problems]
+            lines += [_github_near(n) for n in self.near_duplicates]
             lines += [f"::notice::{_escape(note)}" for note in self.notes()]
             lines.append(("::error::" if self.problems else "::notice::") + self.summary())
             return "\n".join(lines)
-        return "\n".join([*(str(p) for p in self.problems), *self.notes(), self.summary()])
+        lines = [*(str(p) for p in self.problems), *self.warnings(), *self.notes(), self.summary()]
+        return "\n".join(lines)
 
 
 def counted(number: int, noun: str) -> str:
@@ -153,6 +181,23 @@ def _revision_note(revision: Revision) -> str:
         f"{first.path}:{first.line}: revised paper {revision.paper_id}: other abstract at {where}; kept "
         f"the version of {kept.path}:{kept.line} (--on-conflict {revision.policy})"
     )
+
+
+def _near_note(near: NearDuplicate) -> str:
+    done = "removed as a duplicate" if near.removed else "kept; --near-duplicates remove drops it"
+    return f"{near.later.path}:{near.later.line}: [near-duplicate] {_near_message(near)}; {done}"
+
+
+def _near_message(near: NearDuplicate) -> str:
+    return (
+        f"close to {near.first.path}:{near.first.line} (title similarity {near.title_similarity:.2f}, "
+        f"abstract similarity {near.abstract_similarity:.2f})"
+    )
+
+
+def _github_near(near: NearDuplicate) -> str:
+    props = f"file={_escape(near.later.path, prop=True)},line={near.later.line},title=near-duplicate"
+    return f"::warning {props}::{_escape(_near_message(near))}"
 
 
 def _github(problem: Problem) -> str:

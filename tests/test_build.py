@@ -207,3 +207,48 @@ def test_without_a_policy_a_revised_paper_refuses_the_build(write_dump: WriteDum
         build([revised_dumps(write_dump)], tmp_path / "out")
     assert [p.rule for p in refused.value.report.problems] == ["duplicate-conflict"] * 2
     assert not (tmp_path / "out").exists()
+
+
+def near_duplicate_dumps(write_dump: WriteDump) -> Path:
+    revised = abstract("sparse attention") + " We also add a new ablation on long contexts."
+    write_dump("a.txt", ["Sparse Attention for Long-Context Models", abstract("sparse attention")])
+    write_dump(
+        "b.txt",
+        ["Retrieval at Scale", abstract("retrieval"), "Sparse Atention for Long Context Models", revised],
+    )
+    return write_dump("c.txt", ["Sparse Atention for Long Context Models", revised]).parent
+
+
+def test_near_duplicates_are_reported_and_kept_by_default(write_dump: WriteDump, tmp_path: Path) -> None:
+    result = build([near_duplicate_dumps(write_dump)], tmp_path / "out")
+    [near] = result.report.near_duplicates
+    assert (near.later.file, near.later.line, near.first.file, near.first.line) == ("b.txt", 3, "a.txt", 1)
+    assert near.title_similarity >= 0.9 and near.abstract_similarity >= 0.5 and not near.removed
+    assert [f.near_duplicates for f in result.report.files] == [0, 1, 0]
+    dataset = datasets.load_dataset(str(tmp_path / "out"), split="all", cache_dir=str(tmp_path / "cache"))
+    assert dataset.num_rows == 3
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "kept as rows of their own: 1 in this build" in card and "| near-duplicates |" in card
+
+
+def test_near_duplicates_remove_folds_the_later_paper_into_the_first(
+    write_dump: WriteDump, tmp_path: Path
+) -> None:
+    result = build([near_duplicate_dumps(write_dump)], tmp_path / "out", near_duplicates="remove")
+    dataset = datasets.load_dataset(str(tmp_path / "out"), split="all", cache_dir=str(tmp_path / "cache"))
+    assert sorted(dataset["title"]) == ["Retrieval at Scale", "Sparse Attention for Long-Context Models"]
+    [first] = [row for row in dataset if row["source_file"] == "a.txt"]
+    assert first["also_in"] == ["b.txt", "c.txt"]
+    report = result.report
+    assert report.total("read") == sum(
+        report.total(n) for n in ("kept", "duplicates", "revisions", "rejected")
+    )
+    assert report.near_duplicates[0].removed
+    assert ("b.txt", 3, "a.txt", 1) in [
+        (d.file, d.line, d.first_file, d.first_line) for d in report.duplicates
+    ]
+
+
+def test_near_duplicates_off_looks_for_none(write_dump: WriteDump, tmp_path: Path) -> None:
+    result = build([near_duplicate_dumps(write_dump)], tmp_path / "out", near_duplicates="off")
+    assert result.report.near_duplicates == []

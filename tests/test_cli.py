@@ -69,3 +69,20 @@ def test_on_conflict_lists_every_revision_in_text_and_json(write_dump: WriteDump
     assert [v["file"] for v in revision["versions"]] == ["a.txt", "b.txt"]
     built = CliRunner().invoke(cli, ["build", dumps, "--out", str(tmp_path / "o"), "--on-conflict", "last"])
     assert built.exit_code == 0 and "merged 1 revision of 1 paper" in built.output
+
+
+def test_near_duplicates_are_warnings_validate_still_exits_0(write_dump: WriteDump, tmp_path: Path) -> None:
+    write_dump("a.txt", ["Sparse Attention for Long-Context Models", abstract("sparse attention")])
+    write_dump("b.txt", ["Sparse Atention for Long Context Models", abstract("sparse attention")])
+    dumps = str(tmp_path / "dumps")
+    text = CliRunner().invoke(cli, ["validate", dumps])
+    assert text.exit_code == 0, text.output
+    assert f"{dumps}/b.txt:1: [near-duplicate] close to {dumps}/a.txt:1 (title similarity" in text.output
+    assert "1 near-duplicate, 0 problem(s)" in text.output
+    result = CliRunner().invoke(cli, ["validate", dumps, "--format", "json"])
+    assert result.exit_code == 0
+    [pair] = json.loads(result.output)["near_duplicates"]
+    assert (pair["file"], pair["line"], pair["first_file"], pair["first_line"]) == ("b.txt", 1, "a.txt", 1)
+    assert pair["abstract_similarity"] == 1.0 and 0.9 < pair["title_similarity"] < 1.0
+    github = CliRunner().invoke(cli, ["validate", dumps, "--format", "github"])
+    assert f"::warning file={dumps}/b.txt,line=1,title=near-duplicate::close to" in github.output

@@ -17,7 +17,16 @@ def test_json_report_shape_is_pinned(write_dump: WriteDump, tmp_path) -> None:
     write_dump("a.txt", ["Alpha", abstract("alpha"), "Orphan", "Beta", abstract("beta")])
     write_dump("b.txt", ["ALPHA", abstract("alpha")])
     report = validate_dumps([tmp_path / "dumps"]).to_dict()
-    assert list(report) == ["version", "valid", "counts", "files", "problems", "duplicates", "revisions"]
+    assert list(report) == [
+        "version",
+        "valid",
+        "counts",
+        "files",
+        "problems",
+        "duplicates",
+        "revisions",
+        "near_duplicates",
+    ]
     assert report["version"] == 1 and report["valid"] is False
     assert report["counts"] == {
         "files": 2,
@@ -26,6 +35,7 @@ def test_json_report_shape_is_pinned(write_dump: WriteDump, tmp_path) -> None:
         "duplicates": 1,
         "rejected": 1,
         "revisions": 0,
+        "near_duplicates": 0,
         "problems": 1,
     }
     first = report["files"][0]
@@ -39,6 +49,7 @@ def test_json_report_shape_is_pinned(write_dump: WriteDump, tmp_path) -> None:
         "duplicates",
         "rejected",
         "revisions",
+        "near_duplicates",
     ]
     assert (first["file"], first["split"], first["read"], first["kept"]) == ("a.txt", "a", 3, 2)
     assert report["problems"] == [
