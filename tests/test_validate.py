@@ -6,6 +6,7 @@ variation must pass. The corpus files are real bytes (Latin-1, UTF-16, CR line e
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -87,3 +88,10 @@ def test_github_format_prints_workflow_commands() -> None:
     first, last = output.splitlines()[0], output.splitlines()[-1]
     assert first.startswith(f"::error file={path},line=5,title=orphan-title::title has no abstract")
     assert last.startswith("::error::1 file(s)")
+
+
+def test_header_and_footer_lines_are_never_papers_read() -> None:
+    path = CORPUS / "ok_footer_invisible_and_lowercase_glued_title.txt"
+    result = CliRunner().invoke(cli, ["validate", "--format", "json", str(path)])
+    counts = json.loads(result.output)["counts"]
+    assert (counts["read"], counts["kept"], counts["rejected"], counts["problems"]) == (2, 2, 0, 0)
