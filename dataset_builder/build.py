@@ -1,4 +1,4 @@
-"""The pipeline: read -> parse -> validate -> dedup -> shards -> card, and the atomic swap of the output.
+"""The pipeline: read -> parse -> validate -> dedup -> shards -> card, then the swap (staging.py).
 
 `validate_dumps` is the first pass alone. `build` runs it, refuses invalid input, then writes the shards
 from the valid papers the first pass spilled to disk, so memory holds the small dedup index and one
@@ -12,11 +12,10 @@ import multiprocessing
 import os
 import re
 import shutil
-import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +30,7 @@ from dataset_builder.records import DatasetError, InvalidInput, Problem
 from dataset_builder.report import FileSummary, Report, counted
 from dataset_builder.schema import paper_schema
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES, Shard
+from dataset_builder.staging import check_replaceable, staging_folder, swap, target_of
 
 log = logging.getLogger(__name__)
 
@@ -154,12 +154,10 @@ def build(
     untouched.
     """
     paths = find_dumps(inputs)
-    _check_replaceable(out)
+    check_replaceable(out)
     count = _workers(workers, paths)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        staging.chmod(0o755)
+    target = target_of(out)  # a symlinked --out keeps pointing at the new build
+    with staging_folder(target) as staging:
         spills = staging / _SPILL_DIR
         spills.mkdir()
         with system_memory_pool(), _pool(count) as pool:
@@ -180,10 +178,7 @@ def build(
         report = scan.report
         card = render_card(report.files, result.splits, repo_id, report.revisions, report.near_duplicates)
         (staging / "README.md").write_text(card, encoding="utf-8")
-        _swap(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        swap(staging, target)
     log.info(result.summary())
     return result
 
@@ -213,13 +208,29 @@ def _workers(requested: int | None, paths: Sequence[Path]) -> int:
     return max(1, min(os.cpu_count() or 1, len(paths)))
 
 
-def _pool(workers: int) -> ProcessPoolExecutor | nullcontext[None]:
-    """Worker processes for both passes, started once; none when one worker is enough."""
+@contextmanager
+def _pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes for both passes, started once; none when one worker is enough.
+
+    On any failure or stop the workers are terminated at once (they may be mid-file), not waited for.
+    """
     if workers <= 1:
-        return nullcontext()
+        yield None
+        return
     # spawn, not fork: the parent may hold threads of pyarrow and polars, which fork would copy locked.
     context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker)
+    try:
+        yield pool
+    except BaseException:
+        processes = list((pool._processes or {}).values())  # no public way before Python 3.14
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=5)
+        raise
+    pool.shutdown()
 
 
 def _run(
@@ -310,26 +321,3 @@ def _assign_splits(files: Sequence[FileSummary]) -> list[Problem]:
             if summary.kept:
                 summary.split = name
     return problems
-
-
-def _check_replaceable(out: Path) -> None:
-    """Refuse to replace a folder that is not a previous build: `--out` must never eat user files."""
-    if not out.exists():
-        return
-    if not out.is_dir() or any(p.name not in {"README.md", "data"} for p in out.iterdir()):
-        raise DatasetError(
-            f"{out} exists and does not look like a build output (only README.md and data/); "
-            "choose another --out or remove it"
-        )
-
-
-def _swap(staging: Path, out: Path) -> None:
-    """Put the new build in place; the old one is removed only after the new one is there."""
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
-        old.rmdir()
-        out.rename(old)
-        staging.rename(out)
-        shutil.rmtree(old)
-    else:
-        staging.rename(out)

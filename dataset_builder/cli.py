@@ -1,18 +1,25 @@
 """The `dataset-builder` command: a thin layer that turns library results into output and exit codes.
 
-Exit codes: 0 success or valid input, 1 invalid input or a failed run, 2 usage error (click's own).
+Exit codes: 0 success or valid input, 1 invalid input or a failed run, 2 usage error (click's own),
+130 and 143 when stopped by SIGINT (Ctrl-C) and SIGTERM. An unexpected exception is one line and exit 1,
+its traceback only with `--verbose`. Nothing printed shows a token or a password in a URL.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import signal
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 from datasets.utils.py_utils import convert_file_size_to_int
+from huggingface_hub import get_token
 from huggingface_hub.utils.tqdm import disable_progress_bars
 
 from dataset_builder.build import DEFAULT_BATCH_SIZE, DEFAULT_INPUT, DEFAULT_OUT, build, validate_dumps
@@ -24,10 +31,20 @@ from dataset_builder.dedup import (
     NearDuplicatePolicy,
 )
 from dataset_builder.publish import publish
-from dataset_builder.records import DatasetError, InvalidInput
+from dataset_builder.records import DatasetError, Interrupted, InvalidInput, Problem
 from dataset_builder.report import FORMATS, Report
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES
+from dataset_builder.staging import stop_on_signals
 from dataset_builder.verify import verify_dist
+
+# `scheme://user:password@host`: what a URL may carry that must not be printed.
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+# What a stopped command has (not) done, by command.
+_STOPPED = {
+    "build": "nothing was written; --out is as it was",
+    "validate": "nothing was written",
+    "publish": "the Hub applies a commit whole or not at all; publish again to finish",
+}
 
 _INPUTS = click.argument(
     "inputs", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[INPUT]..."
@@ -66,33 +83,84 @@ def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     return size
 
 
+def redact(text: str) -> str:
+    """`text` without the password of any `user:password@` URL and without the Hub token."""
+    text = _USERINFO.sub("***@", text)
+    token = get_token()
+    if token and len(token) >= 8:
+        text = text.replace(token, "***")
+    return text
+
+
+def _echo(text: str, err: bool = False) -> None:
+    click.echo(redact(text), err=err)
+
+
 def _emit(report: Report, fmt: str, err: bool = False) -> None:
-    click.echo(report.render(fmt), err=err)
+    """The report; JSON always on stdout, where tools read it."""
+    _echo(report.render(fmt), err=err and fmt != "json")
 
 
 @contextmanager
 def _library_errors(fmt: str, refused: str = "") -> Iterator[None]:
     """Library exceptions as output and exit codes: refused input prints its report and exits 1, any
-    other DatasetError becomes click's error message (also exit 1)."""
+    other DatasetError becomes click's error message (also exit 1; with --format json also a report)."""
     try:
         yield
     except InvalidInput as e:
         _emit(e.report, fmt, err=True)
         if refused:
-            click.echo(refused, err=True)
+            _echo(refused, err=True)
         sys.exit(1)
     except DatasetError as e:
-        raise click.ClickException(str(e)) from e
+        if fmt == "json":
+            _emit(Report(problems=[Problem(e.file, None, e.rule, str(e))]), fmt)
+        raise click.ClickException(redact(str(e))) from e
 
 
-@click.group()
+class _Redacting(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class _Commands(click.Group):
+    """The one place that turns a stop or an unexpected exception into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            with stop_on_signals():
+                return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Interrupted as e:
+            name = signal.Signals(e.signum).name
+            done = (
+                "the new build was already in place"
+                if e.completed
+                else _STOPPED.get(ctx.invoked_subcommand or "", "stopped")
+            )
+            _echo(f"Interrupted ({name}): {done}.", err=True)
+            ctx.exit(128 + e.signum)
+        except Exception as e:
+            if ctx.params.get("verbose"):
+                _echo(traceback.format_exc(), err=True)
+            detail = " ".join(str(e).split()) or "no message"
+            _echo(
+                f"Error: {type(e).__name__}: {detail}. This is a bug, please report it with the "
+                "output of the same command with --verbose.",
+                err=True,
+            )
+            ctx.exit(1)
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="dataset-builder")
-@click.option("-v", "--verbose", is_flag=True, help="Log what each stage does.")
+@click.option("-v", "--verbose", is_flag=True, help="Log what each stage does; show tracebacks.")
 def cli(verbose: bool) -> None:
     """Build, check and publish the Daily Papers dataset from text dumps of the page."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Redacting("%(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
 @cli.command("build")
@@ -156,9 +224,12 @@ def build_command(
             on_conflict=on_conflict,
             near_duplicates=near_duplicates,
         )
-    for note in [*result.report.warnings(), *result.report.notes()]:
-        click.echo(note)
-    click.echo(result.summary())
+    if fmt == "json":  # the report on stdout for tools, the summary for people on stderr
+        _emit(result.report, fmt)
+    else:
+        for note in [*result.report.warnings(), *result.report.notes()]:
+            _echo(note)
+    _echo(result.summary(), err=fmt == "json")
 
 
 @cli.command("validate")
@@ -227,7 +298,7 @@ def publish_command(
             message=message,
             dry_run=dry_run,
         )
-    click.echo(result.summary())
+    _echo(result.summary())
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ imports only what those need, so a worker process starts without `datasets` and 
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -47,7 +48,12 @@ def system_memory_pool() -> Iterator[None]:
 
 
 def start_worker() -> None:
-    """Initializer of a worker process: the system allocator, as `system_memory_pool` gives the parent."""
+    """Initializer of a worker process: the system allocator, as `system_memory_pool` gives the parent.
+
+    Ctrl-C reaches every process of the terminal's group: workers ignore it and the parent, which
+    cleans up, ends them.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     pa.set_memory_pool(pa.system_memory_pool())
 
 

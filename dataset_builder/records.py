@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -67,7 +68,15 @@ def shorten(text: str, width: int = 60) -> str:
 
 
 class DatasetError(Exception):
-    """A run failed; the message says what to do about it."""
+    """A run failed; the message says what to do about it.
+
+    `file` and `rule` place it like a Problem when it is about one path (`--format json` shows it so).
+    """
+
+    def __init__(self, message: str, *, file: str = "", rule: str = "refused") -> None:
+        super().__init__(message)
+        self.file = file
+        self.rule = rule
 
 
 class InvalidInput(DatasetError):
@@ -80,3 +89,17 @@ class InvalidInput(DatasetError):
 
 class PublishError(DatasetError):
     """Publishing to the Hub failed; the repository was left as it was."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, rule="publish-failed")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the run. A KeyboardInterrupt, so every `except Exception` lets it
+    through and every clean-up on the way out runs; `completed` is True when it came after the new
+    build was already in place."""
+
+    def __init__(self, signum: int, completed: bool = False) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.completed = completed

@@ -132,6 +132,8 @@ class SplitWriter:
             self.schema,
             compression="zstd",
             write_page_index=True,
+            # A CRC per page, which readers (and `validate --dist`) check: a damaged byte is caught.
+            write_page_checksum=True,
             use_content_defined_chunking=CDC_OPTIONS,
             # Min/max statistics of long text help no reader and would make every row group's
             # footer entry (and the page index) kilobytes long.

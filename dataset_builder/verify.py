@@ -11,9 +11,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 from huggingface_hub import DatasetCard
 
-from dataset_builder.card import features_yaml, hub_schema
+from dataset_builder.card import PROVENANCE_KEY, features_yaml, hub_schema
 from dataset_builder.read import sha256_of
 from dataset_builder.records import DatasetError, Problem
 from dataset_builder.report import FileSummary, Report
@@ -38,29 +39,38 @@ def verify_dist(dist: Path) -> Report:
     try:
         data = DatasetCard.load(card_path).data.to_dict()
         splits = _declared_splits(data)
+        info = _default_info(data)
+    except yaml.YAMLError as e:
+        detail = " ".join(str(e).split())
+        report.problems.append(Problem(str(card_path), None, "card-yaml", f"YAML does not parse: {detail}"))
+        return report
     except (ValueError, KeyError, TypeError) as e:
+        detail = f"no {e} entry" if isinstance(e, KeyError) else str(e)
         report.problems.append(
-            Problem(str(card_path), None, "card-yaml", f"card metadata is not what build writes: {e}")
+            Problem(str(card_path), None, "card-yaml", f"card metadata is not what build writes: {detail}")
         )
         return report
     card = str(card_path)
-    if data["dataset_info"].get("features") != features_yaml():
+    recorded = _recorded_shards(data, report.problems, card)
+    if info.get("features") != features_yaml():
         report.problems.append(Problem(card, None, "card-features", "features differ from the paper schema"))
     listed: set[str] = set()
     ids: set[str] = set()
     for split, (paths, declared_rows) in splits.items():
-        rows = 0
+        rows, counted = 0, True  # rows of a shard that cannot be read are unknown, not zero
         for index, relative in enumerate(paths):
             listed.add(relative)
             if relative != shard_path(split, index, len(paths)):
                 report.problems.append(
                     Problem(card, None, "shard-name", f"split {split}: {relative} is not shard {index + 1}")
                 )
-            summary = _check_shard(dist, relative, split, ids, report.problems)
+            summary = _check_shard(dist, relative, split, ids, report.problems, recorded.get(relative))
             if summary is not None:
                 report.files.append(summary)
                 rows += summary.read
-        if rows != declared_rows:
+            else:
+                counted = False
+        if counted and rows != declared_rows:
             report.problems.append(
                 Problem(
                     card,
@@ -69,8 +79,14 @@ def verify_dist(dist: Path) -> Report:
                     f"split {split}: card says {declared_rows} rows, shards hold {rows}",
                 )
             )
+    for relative in sorted(set(recorded) - listed):
+        report.problems.append(
+            Problem(
+                card, None, "card-provenance", f"{relative} is in {PROVENANCE_KEY}.shards, not in configs"
+            )
+        )
     size = sum((dist / p).stat().st_size for p in listed if (dist / p).is_file())
-    if data["dataset_info"].get("download_size") != size:
+    if info.get("download_size") != size:
         report.problems.append(
             Problem(card, None, "card-size", f"card's download_size is not the {size} bytes of the shards")
         )
@@ -84,17 +100,62 @@ def verify_dist(dist: Path) -> Report:
 
 
 def _declared_splits(data: dict[str, Any]) -> dict[str, tuple[list[str], int]]:
-    """split -> (shard paths from `configs`, row count from `dataset_info`)."""
-    [config] = data["configs"]
-    rows = {s["name"]: int(s["num_examples"]) for s in data["dataset_info"]["splits"]}
-    paths = {entry["split"]: list(entry["path"]) for entry in config["data_files"]}
+    """split -> (shard paths from the default config, row count from `dataset_info`).
+
+    Other configs may only list shards of the default config (they regroup its splits)."""
+    configs = data.get("configs")
+    if not configs or not isinstance(configs, list):
+        raise ValueError("no configs: the card does not say which files hold which split")
+    default = next((c for c in configs if c.get("config_name", "default") == "default"), None)
+    if default is None:
+        raise ValueError("configs has no default config")
+    rows = {s["name"]: int(s["num_examples"]) for s in _default_info(data)["splits"]}
+    paths = {entry["split"]: _as_list(entry["path"]) for entry in default["data_files"]}
     if set(rows) != set(paths):
         raise ValueError(f"configs lists splits {sorted(paths)}, dataset_info {sorted(rows)}")
+    shards = {p for listed in paths.values() for p in listed}
+    for config in configs:
+        for entry in config["data_files"]:
+            extra = sorted(set(_as_list(entry["path"])) - shards)
+            if extra:
+                raise ValueError(
+                    f"config {config.get('config_name')!r} lists {extra[0]}, not a shard of default"
+                )
     return {split: (paths[split], rows[split]) for split in paths}
 
 
+def _as_list(path: str | list[str]) -> list[str]:
+    return [path] if isinstance(path, str) else list(path)
+
+
+def _default_info(data: dict[str, Any]) -> dict[str, Any]:
+    """`dataset_info` of the default config (a list when the card describes several configs)."""
+    info = data["dataset_info"]
+    if isinstance(info, list):
+        info = next((i for i in info if i.get("config_name", "default") == "default"), None)
+        if info is None:
+            raise ValueError("dataset_info has no entry for the default config")
+    if not isinstance(info, dict):
+        raise TypeError("dataset_info is not a mapping")
+    return info
+
+
+def _recorded_shards(data: dict[str, Any], problems: list[Problem], card: str) -> dict[str, str]:
+    """shard path -> sha256 from the card's provenance block, which build writes and nothing else."""
+    block = data.get(PROVENANCE_KEY)
+    try:
+        return {str(s["path"]): str(s["sha256"]) for s in block["shards"]}  # type: ignore[index]
+    except (KeyError, TypeError):
+        problems.append(
+            Problem(
+                card, None, "card-provenance", f"no {PROVENANCE_KEY}.shards list with each shard's sha256"
+            )
+        )
+        return {}
+
+
 def _check_shard(
-    dist: Path, relative: str, split: str, ids: set[str], problems: list[Problem]
+    dist: Path, relative: str, split: str, ids: set[str], problems: list[Problem], recorded: str | None
 ) -> FileSummary | None:
     path = dist / relative
     shown = str(path)
@@ -103,30 +164,57 @@ def _check_shard(
             Problem(shown, None, "shard-missing", f"split {split}: shard listed in the card is missing")
         )
         return None
+    sha256 = sha256_of(path)
+    changed = recorded is not None and sha256 != recorded
+    if changed:
+        problems.append(
+            Problem(
+                shown,
+                None,
+                "shard-corrupt",
+                f"sha256 is not the one the card records ({PROVENANCE_KEY}.shards): the file changed "
+                "since it was built; rebuild",
+            )
+        )
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(path, page_checksum_verification=True)
     except (OSError, pa.ArrowInvalid) as e:
         problems.append(Problem(shown, None, "shard-unreadable", f"not a Parquet file: {e}"))
         return None
-    with parquet:
-        expected = hub_schema(paper_schema().arrow)
-        if not parquet.schema_arrow.remove_metadata().equals(expected.remove_metadata()):
-            problems.append(
-                Problem(shown, None, "shard-schema", "columns or types differ from the paper schema")
-            )
-            return None
-        row = 1
-        for batch in parquet.iter_batches(batch_size=_READ_ROWS):
-            table = pa.Table.from_batches([batch]).cast(paper_schema().arrow)
-            problems.extend(check(table, shown, first_row=row))
-            for offset, paper_id in enumerate(table.column("paper_id").to_pylist()):
-                if paper_id in ids:
-                    problems.append(
-                        Problem(
-                            shown, row + offset, "duplicate-id", "paper_id already in another row", paper_id
-                        )
-                    )
-                ids.add(paper_id)
-            row += table.num_rows
+    try:
+        return _check_rows(parquet, relative, shown, split, ids, problems, sha256)
+    except (OSError, pa.ArrowException) as e:
+        # A page whose CRC does not match, or data that does not decompress: the bytes were damaged.
+        if not changed:
+            problems.append(Problem(shown, None, "shard-corrupt", f"cannot be read back: {e}"))
+        return None
+    finally:
+        parquet.close()
+
+
+def _check_rows(
+    parquet: pq.ParquetFile,
+    relative: str,
+    shown: str,
+    split: str,
+    ids: set[str],
+    problems: list[Problem],
+    sha256: str,
+) -> FileSummary | None:
+    expected = hub_schema(paper_schema().arrow)
+    if not parquet.schema_arrow.remove_metadata().equals(expected.remove_metadata()):
+        problems.append(Problem(shown, None, "shard-schema", "columns or types differ from the paper schema"))
+        return None
+    row = 1
+    for batch in parquet.iter_batches(batch_size=_READ_ROWS):
+        table = pa.Table.from_batches([batch]).cast(paper_schema().arrow)
+        problems.extend(check(table, shown, first_row=row))
+        for offset, paper_id in enumerate(table.column("paper_id").to_pylist()):
+            if paper_id in ids:
+                problems.append(
+                    Problem(shown, row + offset, "duplicate-id", "paper_id already in another row", paper_id)
+                )
+            ids.add(paper_id)
+        row += table.num_rows
     rows = row - 1
-    return FileSummary(relative, shown, sha256_of(path), read=rows, kept=rows, split=split)
+    return FileSummary(relative, shown, sha256, read=rows, kept=rows, split=split)

@@ -191,3 +191,21 @@ def test_a_failed_file_upload_is_reported_and_nothing_is_committed(
         push(built.out, hub)
     assert "nothing was committed" in str(caught.value)
     assert [c["title"] for c in hub.commits(REPO)] == ["initial commit"]
+
+
+def test_a_corrupted_shard_is_refused_before_any_request_that_writes(
+    built: BuildResult, hub: HubServer, tmp_path: Path
+) -> None:
+    push(built.out, hub)
+    sent = len(hub.requests)
+    damaged = Path(shutil.copytree(built.out, tmp_path / "damaged"))
+    shard = sorted((damaged / "data").iterdir())[1]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    shard.write_bytes(bytes(data))
+    with pytest.raises(InvalidInput) as caught:
+        push(damaged, hub)
+    assert [(p.file, p.rule) for p in caught.value.report.problems] == [(str(shard), "shard-corrupt")]
+    assert not [r for r in hub.requests[sent:] if r[0] in WRITES]
+    assert hub.requests[sent:] == []  # verify runs before the client is even created
+    assert len(hub.commits(REPO)) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -82,3 +83,59 @@ def test_cli_validate_dist_exit_codes(dist: Path) -> None:
     result = runner.invoke(cli, ["validate", "--dist", str(dist)])
     assert result.exit_code == 1 and "[shard-missing]" in result.output
     assert runner.invoke(cli, ["validate", "--dist", str(dist), str(dist)]).exit_code == 2
+
+
+def flip_middle_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_byte_in_a_shard_is_caught(dist: Path) -> None:
+    flip_middle_byte(shard(dist))
+    assert rules(dist) == [(shard(dist).name, "shard-corrupt")]
+    result = CliRunner().invoke(cli, ["validate", "--dist", str(dist), "--format", "json"])
+    assert result.exit_code == 1
+    [problem] = json.loads(result.stdout)["problems"]
+    assert (problem["file"], problem["rule"]) == (str(shard(dist)), "shard-corrupt")
+
+
+def test_page_checksums_catch_a_flipped_byte_without_the_card(dist: Path) -> None:
+    """Shards carry Parquet page CRCs: a reader that checks them fails on the damaged page."""
+    flip_middle_byte(shard(dist))
+    with pytest.raises(OSError, match="CRC"):
+        pq.read_table(shard(dist), page_checksum_verification=True)
+
+
+def test_cards_that_do_not_parse_or_lack_configs_are_card_yaml_problems(dist: Path) -> None:
+    card = dist / "README.md"
+    text = card.read_text()
+    card.write_text(text.replace("configs:", "configs: [unclosed", 1))
+    [problem] = verify_dist(dist).problems
+    assert (problem.rule, problem.file) == ("card-yaml", str(card)) and "does not parse" in problem.message
+    head, rest = text.split("configs:\n", 1)
+    card.write_text(head + rest[rest.index("dataset_info:") :])
+    [problem] = verify_dist(dist).problems
+    assert problem.rule == "card-yaml" and "no configs" in problem.message
+    result = CliRunner().invoke(cli, ["validate", "--dist", str(dist), "--format", "json"])
+    assert result.exit_code == 1 and json.loads(result.stdout)["problems"][0]["rule"] == "card-yaml"
+
+
+def test_more_configs_may_regroup_the_default_shards_but_not_add_files(dist: Path) -> None:
+    card = dist / "README.md"
+    text = card.read_text()
+    paths = sorted(p.relative_to(dist).as_posix() for p in (dist / "data").iterdir())
+    listing = "".join(f"    - {p}\n" for p in paths)
+    extra = f"- config_name: all\n  data_files:\n  - split: train\n    path:\n{listing}"
+    card.write_text(text.replace("dataset_info:", extra + "dataset_info:", 1))
+    assert verify_dist(dist).ok
+    card.write_text(text.replace("dataset_info:", extra + "    - data/other.parquet\ndataset_info:", 1))
+    [problem] = verify_dist(dist).problems
+    assert problem.rule == "card-yaml" and "data/other.parquet" in problem.message
+
+
+def test_a_card_without_the_provenance_block_is_reported(dist: Path) -> None:
+    card = dist / "README.md"
+    text = card.read_text()
+    card.write_text(text.replace("dataset_builder:", "other_tool:", 1))
+    assert rules(dist) == [("README.md", "card-provenance")]
