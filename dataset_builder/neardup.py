@@ -126,13 +126,14 @@ def candidates(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
     """
     n = len(signatures)
     # Sort values with the row in their low bits: rows of equal keys come out in row order, and a plain
-    # sort of one uint64 array is several times faster than a stable argsort. The key loses those low
-    # bits; keys that then collide only add candidates, which the check discards.
+    # sort of one uint64 array is several times faster than a stable argsort. The (mixed) key loses those
+    # low bits; keys that then collide, about n**2 / 2**(65 - bits) pairs a band, only add candidates.
     bits = np.uint64(max(n - 1, 1).bit_length())
     found: list[npt.NDArray[np.int64]] = []
     for band in range(BANDS):
         block = signatures[:, band * ROWS : (band + 1) * ROWS].astype(np.uint64)
         packed = (block[:, 0] << np.uint64(32)) | block[:, 1]  # the band's two values in one uint64
+        packed *= _MULTIPLIERS[0]  # a bijection whose high bits depend on all bits, kept below
         packed >>= bits
         packed <<= bits
         packed |= np.arange(n, dtype=np.uint64)
