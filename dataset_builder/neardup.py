@@ -96,15 +96,18 @@ def _densify(table: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
     share a shingle, so short abstracts keep all K values usable for bands and the estimate. Every
     abstract has at least one shingle (an empty one hashes its one empty word).
     """
-    filled = table != EMPTY
-    if filled.all():
+    sparse = np.flatnonzero((table == EMPTY).any(axis=1))  # few: abstracts have ~200 shingles
+    if len(sparse) == 0:
         return table
+    rows = table[sparse]
+    filled = rows != EMPTY
     k = SIGNATURE_SIZE
     columns = np.where(np.concatenate([filled, filled], axis=1), np.arange(2 * k), 2 * k)
     nearest = np.minimum.accumulate(columns[:, ::-1], axis=1)[:, ::-1][:, :k]  # next filled, 0..2K-1
     distance = (nearest - np.arange(k)).astype(np.uint32)
-    source = np.take_along_axis(table, nearest % k, axis=1)
-    return np.where(filled, table, source + distance * np.uint32(0x9E3779B9))
+    source = np.take_along_axis(rows, nearest % k, axis=1)
+    table[sparse] = np.where(filled, rows, source + distance * np.uint32(0x9E3779B9))
+    return table
 
 
 def _low(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
