@@ -143,10 +143,11 @@ def candidates(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
         packed.sort()
         rows = (packed & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
         keys = packed >> bits
-        at = np.arange(len(keys) - 1, dtype=np.int64)
+        at = np.flatnonzero(keys[:-1] == keys[1:])  # rows with an equal key next; the few go on
         for step in range(1, NEIGHBOURS + 1):
-            at = at[at + step < len(keys)]
-            at = at[keys[at] == keys[at + step]]
+            if step > 1:
+                at = at[at + step < len(keys)]
+                at = at[keys[at] == keys[at + step]]
             if len(at) == 0:
                 break
             found.append(np.stack([rows[at], rows[at + step]], axis=1))
