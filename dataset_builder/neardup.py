@@ -96,15 +96,18 @@ def _densify(table: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
     share a shingle, so short abstracts keep all K values usable for bands and the estimate. Every
     abstract has at least one shingle (an empty one hashes its one empty word).
     """
-    filled = table != EMPTY
-    if filled.all():
+    sparse = np.flatnonzero((table == EMPTY).any(axis=1))  # few: abstracts have ~200 shingles
+    if len(sparse) == 0:
         return table
+    rows = table[sparse]
+    filled = rows != EMPTY
     k = SIGNATURE_SIZE
     columns = np.where(np.concatenate([filled, filled], axis=1), np.arange(2 * k), 2 * k)
     nearest = np.minimum.accumulate(columns[:, ::-1], axis=1)[:, ::-1][:, :k]  # next filled, 0..2K-1
     distance = (nearest - np.arange(k)).astype(np.uint32)
-    source = np.take_along_axis(table, nearest % k, axis=1)
-    return np.where(filled, table, source + distance * np.uint32(0x9E3779B9))
+    source = np.take_along_axis(rows, nearest % k, axis=1)
+    table[sparse] = np.where(filled, rows, source + distance * np.uint32(0x9E3779B9))
+    return table
 
 
 def _low(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
@@ -120,22 +123,31 @@ def abstract_similarity(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) ->
 def candidates(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
     """(m, 2) distinct row pairs (earlier, later) sharing at least one band key.
 
-    Per band, rows are sorted by key (then row); rows with equal keys are adjacent, and each is paired
+    Per band, rows are sorted by key, then row; rows with equal keys are adjacent, and each is paired
     with the following rows of the same key, at most NEIGHBOURS of them: a bucket of any size costs
     NEIGHBOURS comparisons a row, so the cost stays linear in papers.
     """
     n = len(signatures)
+    # Sort values with the row in their low bits: rows of equal keys come out in row order, and a plain
+    # sort of one uint64 array is several times faster than a stable argsort. The (mixed) key loses those
+    # low bits; keys that then collide, about n**2 / 2**(65 - bits) pairs a band, only add candidates.
+    bits = np.uint64(max(n - 1, 1).bit_length())
     found: list[npt.NDArray[np.int64]] = []
     for band in range(BANDS):
         block = signatures[:, band * ROWS : (band + 1) * ROWS].astype(np.uint64)
-        keys = (block[:, 0] << np.uint64(32)) | block[:, 1]  # two uint32 values pack exactly
-        rows = np.arange(n, dtype=np.int64)
-        order = np.argsort(keys, kind="stable")  # stable: equal keys stay in row order
-        keys, rows = keys[order], rows[order]
-        at = np.arange(len(keys) - 1, dtype=np.int64)
+        packed = (block[:, 0] << np.uint64(32)) | block[:, 1]  # the band's two values in one uint64
+        packed *= _MULTIPLIERS[0]  # a bijection whose high bits depend on all bits, kept below
+        packed >>= bits
+        packed <<= bits
+        packed |= np.arange(n, dtype=np.uint64)
+        packed.sort()
+        rows = (packed & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
+        keys = packed >> bits
+        at = np.flatnonzero(keys[:-1] == keys[1:])  # rows with an equal key next; the few go on
         for step in range(1, NEIGHBOURS + 1):
-            at = at[at + step < len(keys)]
-            at = at[keys[at] == keys[at + step]]
+            if step > 1:
+                at = at[at + step < len(keys)]
+                at = at[keys[at] == keys[at + step]]
             if len(at) == 0:
                 break
             found.append(np.stack([rows[at], rows[at + step]], axis=1))
