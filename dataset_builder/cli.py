@@ -124,7 +124,7 @@ class _Commands(click.Group):
         except Exception as e:
             if ctx.params.get("verbose"):
                 _echo(traceback.format_exc(), err=True)
-            detail = " ".join(str(e).split()) or "no message"
+            detail = " ".join(str(e).split()).rstrip(".") or "no message"
             _echo(
                 f"Error: {type(e).__name__}: {detail}. This is a bug, please report it with the "
                 "output of the same command with --verbose.",

@@ -69,8 +69,12 @@ class FileScan:
 def scan_file(path: Path, spill: Path | None, batch_size: int) -> FileScan:
     """Read, parse and validate one dump; valid papers enter its dedup keys (and the spill file)."""
     shown = str(path)
-    summary = FileSummary(path.name, shown, sha256_of(path))
     keys = dedup.FileKeys(path.name, shown)
+    try:
+        summary = FileSummary(path.name, shown, sha256_of(path))
+    except OSError as e:  # gone or unreadable since it was found, or a failing disk
+        problem = Problem(shown, None, "unreadable", f"cannot be read: {e.strerror or e}")
+        return FileScan(FileSummary(path.name, shown, ""), keys, [problem])
     problems: list[Problem] = []
     schema = paper_schema().arrow
     with ExitStack() as stack:

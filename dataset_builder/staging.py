@@ -131,7 +131,7 @@ def _card_shards(card: Path) -> set[str] | None:
     try:
         data = DatasetCard.load(card).data.to_dict()
         return {str(s["path"]) for s in data[PROVENANCE_KEY]["shards"]}
-    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError):
         return None
 
 

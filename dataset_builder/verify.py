@@ -44,7 +44,7 @@ def verify_dist(dist: Path) -> Report:
         detail = " ".join(str(e).split())
         report.problems.append(Problem(str(card_path), None, "card-yaml", f"YAML does not parse: {detail}"))
         return report
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         detail = f"no {e} entry" if isinstance(e, KeyError) else str(e)
         report.problems.append(
             Problem(str(card_path), None, "card-yaml", f"card metadata is not what build writes: {detail}")
