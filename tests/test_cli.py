@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,14 @@ def test_a_password_in_hf_endpoint_and_the_token_are_never_printed(
     assert "HTTP Request: GET http://***@127.0.0.1" in outputs[0]  # --verbose logs every request
     for output in outputs:
         assert "s3cr3t-pw" not in output and "hf_tok3n_value" not in output
+
+
+def test_commands_run_outside_the_main_thread_too() -> None:
+    """Signal handlers can only be set in the main thread; elsewhere the CLI leaves them alone."""
+    results = []
+    worker = threading.Thread(
+        target=lambda: results.append(CliRunner().invoke(cli, ["validate", str(DUMPS)]))
+    )
+    worker.start()
+    worker.join()
+    assert results[0].exit_code == 0, results[0].output
