@@ -10,7 +10,6 @@ commits.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -27,12 +26,11 @@ from huggingface_hub.hf_api import RepoSibling
 from huggingface_hub.utils import validate_repo_id  # type: ignore[attr-defined]  # public, not in __all__
 
 from dataset_builder.read import sha256_of
-from dataset_builder.records import InvalidInput, PublishError
+from dataset_builder.records import InvalidInput, PublishError, hide_passwords
 from dataset_builder.shards import SHARD_DIR
 from dataset_builder.verify import CARD, verify_dist
 
 Action = Literal["add", "update", "delete"]
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
 
 @dataclass(frozen=True)
@@ -125,7 +123,7 @@ def publish(
     except HfHubHTTPError as e:
         raise PublishError(_explain(e, repo_id)) from e
     except httpx2.HTTPError as e:
-        shown = _USERINFO.sub("***@", api.endpoint)  # a password in HF_ENDPOINT stays secret
+        shown = hide_passwords(api.endpoint)  # a password in HF_ENDPOINT stays secret
         raise PublishError(f"could not reach the Hub at {shown} ({e}); nothing was published") from e
     except RuntimeError as e:  # the client wraps a failed file upload in a RuntimeError
         raise PublishError(f"{e} ({e.__cause__}); nothing was committed, publish again") from e
