@@ -12,7 +12,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -26,6 +25,7 @@ from tqdm import tqdm
 from dataset_builder import dedup
 from dataset_builder.card import DEFAULT_REPO_ID, hub_schema, render_card
 from dataset_builder.passes import scan_file, start_worker, system_memory_pool, write_split
+from dataset_builder.read import dump_paths
 from dataset_builder.records import DatasetError, InvalidInput, Problem
 from dataset_builder.report import FileSummary, Report
 from dataset_builder.schema import paper_schema
@@ -77,63 +77,10 @@ def find_dumps(inputs: Iterable[Path]) -> list[Path]:
     Raises DatasetError naming every path that is not a readable dump file; `validate_dumps` and
     `build` report those as problems instead.
     """
-    paths, problems = scan_inputs(inputs)
+    paths, problems = dump_paths(inputs)
     if problems:
         raise DatasetError("; ".join(map(str, problems)), file=problems[0].file, rule=problems[0].rule)
     return paths
-
-
-def scan_inputs(inputs: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
-    """The readable dump files INPUT arguments name, and a problem for each path that is not one.
-
-    A folder contributes its `*.txt` files (the suffix in any case: `.TXT` too). Only regular files are
-    dumps: a FIFO or device is never opened, a folder named `x.txt` or a broken link is a problem.
-    """
-    found: dict[str, Path] = {}
-    problems: list[Problem] = []
-    for given in inputs:
-        if given.is_dir():
-            paths = sorted(p for p in given.iterdir() if p.suffix.lower() == ".txt")
-            if not paths:
-                problems.append(Problem(str(given), None, "no-dumps", "no *.txt dump files in this folder"))
-        elif given.exists() or given.is_symlink():
-            paths = [given]
-        else:
-            problems.append(Problem(str(given), None, "not-found", "no such file or folder"))
-            continue
-        for path in paths:
-            problem = _not_a_dump(path)
-            if problem is not None:
-                problems.append(problem)
-            elif path.name in found and found[path.name] != path:
-                message = f"a dump named {path.name} is already given ({found[path.name]})"
-                problems.append(Problem(str(path), None, "duplicate-name", message))
-            else:
-                found[path.name] = path
-    if not found and not problems:
-        raise DatasetError("no dump files given")
-    return [found[name] for name in sorted(found)], problems
-
-
-def _not_a_dump(path: Path) -> Problem | None:
-    """Why `path` cannot be read as a dump, without opening anything but a regular file."""
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        return Problem(str(path), None, "not-a-file", "a broken symbolic link, not a dump file")
-    except OSError as e:
-        return Problem(str(path), None, "unreadable", f"cannot be read: {e.strerror}")
-    if stat.S_ISDIR(mode):
-        return Problem(str(path), None, "not-a-file", "a folder, not a dump file")
-    if not stat.S_ISREG(mode):
-        return Problem(
-            str(path), None, "not-a-file", "not a regular file (a FIFO, socket or device); not read"
-        )
-    try:
-        os.close(os.open(path, os.O_RDONLY))
-    except OSError as e:
-        return Problem(str(path), None, "unreadable", f"cannot be read: {e.strerror}")
-    return None
 
 
 def split_name(file_name: str) -> str:
@@ -154,10 +101,10 @@ def validate_dumps(
     workers: int | None = None,
 ) -> Report:
     """Check dumps as `build` would, without writing anything; every problem is in the report."""
-    paths, unreadable = scan_inputs(inputs)
+    paths, path_problems = dump_paths(inputs)
     with system_memory_pool(), _pool(_workers(workers, paths)) as pool:
         report = _scan(paths, None, batch_size, pool, progress=False).report
-    report.problems[:0] = unreadable
+    report.problems[:0] = path_problems
     return report
 
 
@@ -179,7 +126,7 @@ def build(
     same whatever their number. Raises InvalidInput (with the full report) when any dump has a problem;
     `out` is then untouched.
     """
-    paths, unreadable = scan_inputs(inputs)
+    paths, path_problems = dump_paths(inputs)
     check_replaceable(out)
     count = _workers(workers, paths)
     target = target_of(out)  # a symlinked --out keeps pointing at the new build
@@ -188,7 +135,7 @@ def build(
         spills.mkdir()
         with system_memory_pool(), _pool(count) as pool:
             scan = _scan(paths, spills, batch_size, pool, progress)
-            scan.report.problems[:0] = unreadable
+            scan.report.problems[:0] = path_problems
             if not scan.report.ok:
                 raise InvalidInput(scan.report)
             result = BuildResult(scan.report, out)
