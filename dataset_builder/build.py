@@ -26,6 +26,7 @@ from dataset_builder import dedup
 from dataset_builder.card import DEFAULT_REPO_ID, hub_schema, render_card
 from dataset_builder.dedup import ConflictPolicy, NearDuplicatePolicy
 from dataset_builder.passes import read_abstracts, scan_file, start_worker, system_memory_pool, write_split
+from dataset_builder.read import dump_paths
 from dataset_builder.records import DatasetError, InvalidInput, Problem
 from dataset_builder.report import FileSummary, Report, counted
 from dataset_builder.schema import paper_schema
@@ -77,24 +78,15 @@ class BuildResult:
 
 
 def find_dumps(inputs: Iterable[Path]) -> list[Path]:
-    """The dump files named by INPUT arguments (files, or folders of `*.txt`), sorted by file name."""
-    found: dict[str, Path] = {}
-    for given in inputs:
-        if given.is_dir():
-            paths = sorted(given.glob("*.txt"))
-            if not paths:
-                raise DatasetError(f"{given}: no *.txt dump files in this folder")
-        elif given.is_file():
-            paths = [given]
-        else:
-            raise DatasetError(f"{given}: no such file or folder")
-        for path in paths:
-            if path.name in found and found[path.name] != path:
-                raise DatasetError(f"{path}: a dump named {path.name} is already given ({found[path.name]})")
-            found[path.name] = path
-    if not found:
-        raise DatasetError("no dump files given")
-    return [found[name] for name in sorted(found)]
+    """The dump files named by INPUT arguments (files, or folders of `*.txt`), sorted by file name.
+
+    Raises DatasetError naming every path that is not a readable dump file; `validate_dumps` and
+    `build` report those as problems instead.
+    """
+    paths, problems = dump_paths(inputs)
+    if problems:
+        raise DatasetError("; ".join(map(str, problems)), file=problems[0].file, rule=problems[0].rule)
+    return paths
 
 
 def split_name(file_name: str) -> str:
@@ -124,10 +116,12 @@ def validate_dumps(
     near_duplicates: NearDuplicatePolicy = "warn",
 ) -> Report:
     """Check dumps as `build` would, without writing anything; every problem is in the report."""
-    paths = find_dumps(inputs)
+    paths, path_problems = dump_paths(inputs)
     policy = _Policy(on_conflict, near_duplicates)
     with system_memory_pool(), _pool(_workers(workers, paths)) as pool:
-        return _scan(paths, None, batch_size, pool, False, policy).report
+        report = _scan(paths, None, batch_size, pool, False, policy).report
+    report.problems[:0] = path_problems
+    return report
 
 
 def build(
@@ -153,7 +147,7 @@ def build(
     (`off`). Raises InvalidInput (with the full report) when any dump has a problem; `out` is then
     untouched.
     """
-    paths = find_dumps(inputs)
+    paths, path_problems = dump_paths(inputs)
     check_replaceable(out)
     count = _workers(workers, paths)
     target = target_of(out)  # a symlinked --out keeps pointing at the new build
@@ -162,6 +156,7 @@ def build(
         spills.mkdir()
         with system_memory_pool(), _pool(count) as pool:
             scan = _scan(paths, spills, batch_size, pool, progress, _Policy(on_conflict, near_duplicates))
+            scan.report.problems[:0] = path_problems
             if not scan.report.ok:
                 raise InvalidInput(scan.report)
             result = BuildResult(scan.report, out)

@@ -8,7 +8,6 @@ its traceback only with `--verbose`. Nothing printed shows a token or a password
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import sys
 import traceback
@@ -31,14 +30,12 @@ from dataset_builder.dedup import (
     NearDuplicatePolicy,
 )
 from dataset_builder.publish import publish
-from dataset_builder.records import DatasetError, Interrupted, InvalidInput, Problem
+from dataset_builder.records import DatasetError, Interrupted, InvalidInput, Problem, hide_passwords
 from dataset_builder.report import FORMATS, Report
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES
 from dataset_builder.staging import stop_on_signals
 from dataset_builder.verify import verify_dist
 
-# `scheme://user:password@host`: what a URL may carry that must not be printed.
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 # What a stopped command has (not) done, by command.
 _STOPPED = {
     "build": "nothing was written; --out is as it was",
@@ -85,8 +82,11 @@ def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
 
 def redact(text: str) -> str:
     """`text` without the password of any `user:password@` URL and without the Hub token."""
-    text = _USERINFO.sub("***@", text)
-    token = get_token()
+    text = hide_passwords(text)
+    try:
+        token = get_token()
+    except Exception:  # an unreadable saved login must not stop an error message
+        token = None
     if token and len(token) >= 8:
         text = text.replace(token, "***")
     return text
@@ -144,7 +144,7 @@ class _Commands(click.Group):
         except Exception as e:
             if ctx.params.get("verbose"):
                 _echo(traceback.format_exc(), err=True)
-            detail = " ".join(str(e).split()) or "no message"
+            detail = " ".join(str(e).split()).rstrip(".") or "no message"
             _echo(
                 f"Error: {type(e).__name__}: {detail}. This is a bug, please report it with the "
                 "output of the same command with --verbose.",

@@ -72,8 +72,12 @@ def scan_file(path: Path, spill: Path | None, batch_size: int, near: bool = True
     With `near`, the keys also get the abstract signatures and titles near-duplicates are found by.
     """
     shown = str(path)
-    summary = FileSummary(path.name, shown, sha256_of(path))
     keys = dedup.FileKeys(path.name, shown)
+    try:
+        summary = FileSummary(path.name, shown, sha256_of(path))
+    except OSError as e:  # gone or unreadable since it was found, or a failing disk
+        problem = Problem(shown, None, "unreadable", f"cannot be read: {e.strerror or e}")
+        return FileScan(FileSummary(path.name, shown, ""), keys, [problem])
     problems: list[Problem] = []
     schema = paper_schema().arrow
     with ExitStack() as stack:

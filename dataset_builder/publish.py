@@ -16,11 +16,17 @@ from typing import Literal
 
 import httpx2
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+from huggingface_hub.errors import (
+    HfHubHTTPError,
+    HFValidationError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
 from huggingface_hub.hf_api import RepoSibling
+from huggingface_hub.utils import validate_repo_id  # type: ignore[attr-defined]  # public, not in __all__
 
 from dataset_builder.read import sha256_of
-from dataset_builder.records import InvalidInput, PublishError
+from dataset_builder.records import InvalidInput, PublishError, hide_passwords
 from dataset_builder.shards import SHARD_DIR
 from dataset_builder.verify import CARD, verify_dist
 
@@ -78,6 +84,10 @@ def publish(
     Hub refuses or cannot be reached; the branch then holds the files it held before (a repository or
     branch created for this attempt stays, as created).
     """
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        raise PublishError(f"{repo_id!r} is not a repository id like ORG/NAME: {e}") from e
     report = verify_dist(dist)
     if not report.ok:
         raise InvalidInput(report)
@@ -113,7 +123,8 @@ def publish(
     except HfHubHTTPError as e:
         raise PublishError(_explain(e, repo_id)) from e
     except httpx2.HTTPError as e:
-        raise PublishError(f"could not reach the Hub at {api.endpoint} ({e}); nothing was published") from e
+        shown = hide_passwords(api.endpoint)  # a password in HF_ENDPOINT stays secret
+        raise PublishError(f"could not reach the Hub at {shown} ({e}); nothing was published") from e
     except RuntimeError as e:  # the client wraps a failed file upload in a RuntimeError
         raise PublishError(f"{e} ({e.__cause__}); nothing was committed, publish again") from e
     result.commit_url = commit.commit_url

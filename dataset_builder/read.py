@@ -1,4 +1,4 @@
-"""Dump files -> numbered, cleaned lines.
+"""Dump files -> numbered, cleaned lines; and which of the paths given are dump files at all.
 
 Everything a browser copy varies in is absorbed here: CRLF, CR or LF line endings, a UTF-8 BOM, blank
 lines, surrounding white space, runs of white space inside a line (stored as one space, as the page
@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
+import stat
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from dataset_builder.records import Line, Problem
+from dataset_builder.records import DatasetError, Line, Problem
 
 # Far above the longest abstract the schema allows (10,000 characters): a longer line is not a dump
 # line. Only its start is kept, so a huge single-line file stays cheap.
@@ -73,6 +75,59 @@ def read_dump(path: Path) -> Iterator[Line | Problem]:
                     else:
                         yield from _clean(name, number + offset, line)
             number += len(lines)
+
+
+def dump_paths(inputs: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
+    """The readable dump files INPUT arguments name, and a problem for each path that is not one.
+
+    A folder contributes its `*.txt` files (the suffix in any case: `.TXT` too). Only regular files are
+    dumps: a FIFO or device is never opened, a folder named `x.txt` or a broken link is a problem.
+    """
+    found: dict[str, Path] = {}
+    problems: list[Problem] = []
+    for given in inputs:
+        if given.is_dir():
+            paths = sorted(p for p in given.iterdir() if p.suffix.lower() == ".txt")
+            if not paths:
+                problems.append(Problem(str(given), None, "no-dumps", "no *.txt dump files in this folder"))
+        elif given.exists() or given.is_symlink():
+            paths = [given]
+        else:
+            problems.append(Problem(str(given), None, "not-found", "no such file or folder"))
+            continue
+        for path in paths:
+            problem = _not_a_dump(path)
+            if problem is not None:
+                problems.append(problem)
+            elif path.name in found and found[path.name] != path:
+                message = f"a dump named {path.name} is already given ({found[path.name]})"
+                problems.append(Problem(str(path), None, "duplicate-name", message))
+            else:
+                found[path.name] = path
+    if not found and not problems:
+        raise DatasetError("no dump files given")
+    return [found[name] for name in sorted(found)], problems
+
+
+def _not_a_dump(path: Path) -> Problem | None:
+    """Why `path` cannot be read as a dump, without opening anything but a regular file."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return Problem(str(path), None, "not-a-file", "a broken symbolic link, not a dump file")
+    except OSError as e:
+        return Problem(str(path), None, "unreadable", f"cannot be read: {e.strerror}")
+    if stat.S_ISDIR(mode):
+        return Problem(str(path), None, "not-a-file", "a folder, not a dump file")
+    if not stat.S_ISREG(mode):
+        return Problem(
+            str(path), None, "not-a-file", "not a regular file (a FIFO, socket or device); not read"
+        )
+    try:
+        os.close(os.open(path, os.O_RDONLY))
+    except OSError as e:
+        return Problem(str(path), None, "unreadable", f"cannot be read: {e.strerror}")
+    return None
 
 
 def sha256_of(path: Path) -> str:

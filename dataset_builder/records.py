@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -65,6 +66,14 @@ def shorten(text: str, width: int = 60) -> str:
     if len(text) > width:
         text = text[: width - 3] + "..."
     return repr(text)
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def hide_passwords(text: str) -> str:
+    """`text` with the password of any `scheme://user:password@host` URL (and the user) as `***`."""
+    return _USERINFO.sub("***@", text)
 
 
 class DatasetError(Exception):

@@ -19,6 +19,7 @@ import shutil
 import signal
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +58,9 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(other, signal.SIG_IGN)
         raise Interrupted(signum)
 
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; the caller's own stay in charge
+        return
     previous = {signum: signal.signal(signum, stop) for signum in _STOPS}
     try:
         yield
@@ -131,7 +135,7 @@ def _card_shards(card: Path) -> set[str] | None:
     try:
         data = DatasetCard.load(card).data.to_dict()
         return {str(s["path"]) for s in data[PROVENANCE_KEY]["shards"]}
-    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError):
         return None
 
 

@@ -44,7 +44,7 @@ def verify_dist(dist: Path) -> Report:
         detail = " ".join(str(e).split())
         report.problems.append(Problem(str(card_path), None, "card-yaml", f"YAML does not parse: {detail}"))
         return report
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         detail = f"no {e} entry" if isinstance(e, KeyError) else str(e)
         report.problems.append(
             Problem(str(card_path), None, "card-yaml", f"card metadata is not what build writes: {detail}")
@@ -64,7 +64,7 @@ def verify_dist(dist: Path) -> Report:
                 report.problems.append(
                     Problem(card, None, "shard-name", f"split {split}: {relative} is not shard {index + 1}")
                 )
-            summary = _check_shard(dist, relative, split, ids, report.problems, recorded.get(relative))
+            summary = _read_shard(dist, relative, split, ids, report.problems, recorded.get(relative))
             if summary is not None:
                 report.files.append(summary)
                 rows += summary.read
@@ -142,9 +142,9 @@ def _default_info(data: dict[str, Any]) -> dict[str, Any]:
 
 def _recorded_shards(data: dict[str, Any], problems: list[Problem], card: str) -> dict[str, str]:
     """shard path -> sha256 from the card's provenance block, which build writes and nothing else."""
-    block = data.get(PROVENANCE_KEY)
+    block = data.get(PROVENANCE_KEY) or {}
     try:
-        return {str(s["path"]): str(s["sha256"]) for s in block["shards"]}  # type: ignore[index]
+        return {str(s["path"]): str(s["sha256"]) for s in block["shards"]}
     except (KeyError, TypeError):
         problems.append(
             Problem(
@@ -152,6 +152,20 @@ def _recorded_shards(data: dict[str, Any], problems: list[Problem], card: str) -
             )
         )
         return {}
+
+
+def _read_shard(
+    dist: Path, relative: str, split: str, ids: set[str], problems: list[Problem], recorded: str | None
+) -> FileSummary | None:
+    """`_check_shard`, with damaged bytes (a page whose CRC fails, data that does not decompress) as
+    one `shard-corrupt` problem."""
+    try:
+        return _check_shard(dist, relative, split, ids, problems, recorded)
+    except (OSError, pa.ArrowException) as e:
+        shown = str(dist / relative)
+        if not any(p.file == shown and p.rule == "shard-corrupt" for p in problems):
+            problems.append(Problem(shown, None, "shard-corrupt", f"cannot be read back: {e}"))
+        return None
 
 
 def _check_shard(
@@ -165,8 +179,7 @@ def _check_shard(
         )
         return None
     sha256 = sha256_of(path)
-    changed = recorded is not None and sha256 != recorded
-    if changed:
+    if recorded is not None and sha256 != recorded:
         problems.append(
             Problem(
                 shown,
@@ -181,40 +194,25 @@ def _check_shard(
     except (OSError, pa.ArrowInvalid) as e:
         problems.append(Problem(shown, None, "shard-unreadable", f"not a Parquet file: {e}"))
         return None
-    try:
-        return _check_rows(parquet, relative, shown, split, ids, problems, sha256)
-    except (OSError, pa.ArrowException) as e:
-        # A page whose CRC does not match, or data that does not decompress: the bytes were damaged.
-        if not changed:
-            problems.append(Problem(shown, None, "shard-corrupt", f"cannot be read back: {e}"))
-        return None
-    finally:
-        parquet.close()
-
-
-def _check_rows(
-    parquet: pq.ParquetFile,
-    relative: str,
-    shown: str,
-    split: str,
-    ids: set[str],
-    problems: list[Problem],
-    sha256: str,
-) -> FileSummary | None:
-    expected = hub_schema(paper_schema().arrow)
-    if not parquet.schema_arrow.remove_metadata().equals(expected.remove_metadata()):
-        problems.append(Problem(shown, None, "shard-schema", "columns or types differ from the paper schema"))
-        return None
-    row = 1
-    for batch in parquet.iter_batches(batch_size=_READ_ROWS):
-        table = pa.Table.from_batches([batch]).cast(paper_schema().arrow)
-        problems.extend(check(table, shown, first_row=row))
-        for offset, paper_id in enumerate(table.column("paper_id").to_pylist()):
-            if paper_id in ids:
-                problems.append(
-                    Problem(shown, row + offset, "duplicate-id", "paper_id already in another row", paper_id)
-                )
-            ids.add(paper_id)
-        row += table.num_rows
+    with parquet:
+        expected = hub_schema(paper_schema().arrow)
+        if not parquet.schema_arrow.remove_metadata().equals(expected.remove_metadata()):
+            problems.append(
+                Problem(shown, None, "shard-schema", "columns or types differ from the paper schema")
+            )
+            return None
+        row = 1
+        for batch in parquet.iter_batches(batch_size=_READ_ROWS):
+            table = pa.Table.from_batches([batch]).cast(paper_schema().arrow)
+            problems.extend(check(table, shown, first_row=row))
+            for offset, paper_id in enumerate(table.column("paper_id").to_pylist()):
+                if paper_id in ids:
+                    problems.append(
+                        Problem(
+                            shown, row + offset, "duplicate-id", "paper_id already in another row", paper_id
+                        )
+                    )
+                ids.add(paper_id)
+            row += table.num_rows
     rows = row - 1
     return FileSummary(relative, shown, sha256, read=rows, kept=rows, split=split)

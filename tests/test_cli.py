@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
-from conftest import DUMPS, WriteDump, abstract
+from conftest import DUMPS, PYTHON, WriteDump, abstract, hub_env
+from hub_server import HubServer
 
+from dataset_builder import cli as cli_module
+from dataset_builder.build import BuildResult
 from dataset_builder.cli import cli
 
 
@@ -86,3 +93,113 @@ def test_near_duplicates_are_warnings_validate_still_exits_0(write_dump: WriteDu
     assert pair["abstract_similarity"] == 1.0 and 0.9 < pair["title_similarity"] < 1.0
     github = CliRunner().invoke(cli, ["validate", dumps, "--format", "github"])
     assert f"::warning file={dumps}/b.txt,line=1,title=near-duplicate::close to" in github.output
+
+
+def hostile_runs(tmp_path: Path, dist: Path) -> list[list[str]]:
+    """Command lines a careless or hostile user might type, with odd files to point them at."""
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(bytes(range(256)) * 64)
+    broken = Path(shutil.copytree(dist, tmp_path / "broken-card"))
+    (broken / "README.md").write_bytes(b"---\nconfigs: [unclosed\n---\n")
+    no_configs = Path(shutil.copytree(dist, tmp_path / "no-configs"))
+    (no_configs / "README.md").write_bytes(b"---\nlicense: mit\n---\n")
+    garbage = Path(shutil.copytree(dist, tmp_path / "garbage-card"))
+    (garbage / "README.md").write_bytes(b"---\nconfigs: [5]\ndataset_info: 3\n---\n\xff\xfe")
+    user = tmp_path / "user"
+    (user / "data").mkdir(parents=True)
+    (user / "README.md").write_text("mine")
+    missing = str(tmp_path / "missing")
+    out = ["--out", str(tmp_path / "out"), "-q"]
+    runs = [
+        ["build", missing, *out],
+        ["build", str(fifo), *out],
+        ["build", str(binary), *out],
+        ["build", str(tmp_path), *out],
+        ["build", str(DUMPS), "--out", str(user), "-q"],
+        ["build", str(DUMPS), "--out", str(binary), "-q"],
+        ["build", str(DUMPS), "--max-shard-size", "0", *out],
+        ["build", str(DUMPS), "--max-shard-size", "-1KB", *out],
+        ["build", str(DUMPS), "--max-shard-size", "1e999", *out],
+        ["build", str(DUMPS), "--batch-size", "0", *out],
+        ["build", str(DUMPS), "--workers", "-3", *out],
+        ["validate", str(fifo), str(binary)],
+        ["validate", "--dist", str(broken)],
+        ["validate", "--dist", str(no_configs)],
+        ["validate", "--dist", str(garbage)],
+        ["validate", "--dist", str(binary)],
+        ["validate", "--dist", missing],
+        ["publish", str(broken), "--repo-id", "org/name"],
+        ["publish", str(dist), "--repo-id", "not a repo id"],
+        ["publish", str(dist), "--repo-id", "a/b/c"],
+        ["publish", str(dist), "--repo-id", "org/name", "--dry-run"],  # conftest: a closed port
+        ["publish", str(dist)],
+        ["nonsense"],
+    ]
+    return [[*prefix, *run] for run in runs for prefix in ([], ["--verbose"]) if "--verbose" not in run]
+
+
+def test_no_command_ever_prints_a_traceback(built: BuildResult, tmp_path: Path) -> None:
+    for args in hostile_runs(tmp_path, built.out):
+        for fmt in ([], ["--format", "json"]) if args[-1] != "nonsense" else ([],):
+            result = CliRunner().invoke(cli, [*args, *fmt])
+            shown = " ".join(args + fmt)
+            assert result.exit_code in (1, 2), f"{shown}: exit {result.exit_code}\n{result.output}"
+            assert isinstance(result.exception, SystemExit | None), f"{shown}: {result.exception!r}"
+            assert "Traceback" not in result.output and "This is a bug" not in result.output, shown
+            if fmt and result.exit_code == 1:
+                json.loads(result.stdout)  # --format json: the report on stdout, whatever went wrong
+
+
+def test_an_unexpected_exception_is_one_line_and_the_traceback_only_with_verbose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the disk\nfell off")
+
+    monkeypatch.setattr(cli_module, "validate_dumps", broken)
+    quiet = CliRunner().invoke(cli, ["validate", str(DUMPS)])
+    assert quiet.exit_code == 1 and isinstance(quiet.exception, SystemExit | None)
+    assert quiet.output.splitlines() == [
+        "Error: RuntimeError: the disk fell off. This is a bug, please report it with the output of "
+        "the same command with --verbose."
+    ]
+    verbose = CliRunner().invoke(cli, ["--verbose", "validate", str(DUMPS)])
+    assert verbose.exit_code == 1
+    assert "Traceback (most recent call last)" in verbose.output and "in broken" in verbose.output
+
+
+def test_a_password_in_hf_endpoint_and_the_token_are_never_printed(
+    built: BuildResult, tmp_path: Path
+) -> None:
+    with HubServer(tmp_path / "hub") as hub:
+        endpoint = hub.url.replace("http://", "http://user:s3cr3t-pw@")
+        env = hub_env(hub, tmp_path / "home") | {"HF_ENDPOINT": endpoint, "HF_TOKEN": "hf_tok3n_value"}
+        outputs = []
+        for extra in (["--dry-run"], []):
+            command = [PYTHON, "-m", "dataset_builder", "--verbose", "publish", str(built.out)]
+            done = subprocess.run(
+                [*command, "--repo-id", "org/papers", *extra], env=env, capture_output=True, text=True
+            )
+            outputs.append(done.stdout + done.stderr)
+        closed = env | {"HF_ENDPOINT": "http://user:s3cr3t-pw@127.0.0.1:9"}
+        done = subprocess.run(
+            [*command, "--repo-id", "org/papers"], env=closed, capture_output=True, text=True
+        )
+        assert done.returncode == 1 and "could not reach the Hub at http://***@127.0.0.1:9" in done.stderr
+        outputs.append(done.stdout + done.stderr)
+    assert "HTTP Request: GET http://***@127.0.0.1" in outputs[0]  # --verbose logs every request
+    for output in outputs:
+        assert "s3cr3t-pw" not in output and "hf_tok3n_value" not in output
+
+
+def test_commands_run_outside_the_main_thread_too() -> None:
+    """Signal handlers can only be set in the main thread; elsewhere the CLI leaves them alone."""
+    results = []
+    worker = threading.Thread(
+        target=lambda: results.append(CliRunner().invoke(cli, ["validate", str(DUMPS)]))
+    )
+    worker.start()
+    worker.join()
+    assert results[0].exit_code == 0, results[0].output

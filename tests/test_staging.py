@@ -18,8 +18,8 @@ from conftest import DUMPS, PYTHON, ROOT
 
 from dataset_builder.build import BuildResult, build
 from dataset_builder.cli import cli
-from dataset_builder.records import DatasetError
-from dataset_builder.staging import remove_dead_stagings, staging_folder
+from dataset_builder.records import DatasetError, Interrupted
+from dataset_builder.staging import _deferred_stops, remove_dead_stagings, staging_folder, stop_on_signals
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
@@ -224,3 +224,18 @@ def test_a_killed_builds_leftovers_go_with_the_next_build_a_live_ones_stay(
         _, stderr = live.communicate(timeout=30)
     assert live.returncode == 143, stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
+
+
+def test_a_stop_during_the_swap_waits_until_it_is_done(tmp_path: Path) -> None:
+    finished = []
+    with stop_on_signals(), pytest.raises(Interrupted) as caught, _deferred_stops():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)  # the handler has run by now, and only noted the stop
+        finished.append(True)
+    assert finished == [True]
+    assert caught.value.signum == signal.SIGTERM and caught.value.completed
+    with stop_on_signals(), pytest.raises(Interrupted) as caught:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+        finished.append(False)
+    assert finished == [True] and not caught.value.completed

@@ -7,11 +7,13 @@ variation must pass. The corpus files are real bytes (Latin-1, UTF-16, CR line e
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import DUMPS, WriteDump
 
 from dataset_builder.cli import cli
 
@@ -95,3 +97,70 @@ def test_header_and_footer_lines_are_never_papers_read() -> None:
     result = CliRunner().invoke(cli, ["validate", "--format", "json", str(path)])
     counts = json.loads(result.output)["counts"]
     assert (counts["read"], counts["kept"], counts["rejected"], counts["problems"]) == (2, 2, 0, 0)
+
+
+@pytest.fixture
+def odd_folder(tmp_path: Path) -> Path:
+    """A folder of dumps with every kind of path that is not a readable dump file among good ones."""
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "good.txt").write_bytes((DUMPS / "000_83255905406594dc.txt").read_bytes())
+    (folder / "UPPER.TXT").write_bytes((DUMPS / "001_1bef2119a8aaeb71.txt").read_bytes())
+    os.mkfifo(folder / "pipe.txt")
+    (folder / "folder.txt").mkdir()
+    (folder / "broken.txt").symlink_to(folder / "nowhere")
+    (folder / "notes.md").write_text("not a dump, not read")
+    return folder
+
+
+ODD = [
+    ("broken.txt", "not-a-file"),
+    ("folder.txt", "not-a-file"),
+    ("pipe.txt", "not-a-file"),
+]
+
+
+def test_odd_paths_among_dumps_are_problems_in_text(odd_folder: Path) -> None:
+    code, output = validate(str(odd_folder))
+    assert code == 1
+    for name, rule in ODD:
+        assert f"{odd_folder / name}: [{rule}]" in output
+    assert output.splitlines()[-1].startswith("2 file(s),")  # good.txt and UPPER.TXT were read
+    assert "Traceback" not in output and "notes.md" not in output
+
+
+@pytest.mark.parametrize("command", ["validate", "build"])
+def test_odd_paths_are_problems_in_json_on_stdout(odd_folder: Path, tmp_path: Path, command: str) -> None:
+    args = [command, str(odd_folder), "--format", "json"]
+    if command == "build":
+        args += ["--out", str(tmp_path / "out"), "-q"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert [(Path(p["file"]).name, p["rule"]) for p in report["problems"]] == ODD
+    assert sorted(f["file"] for f in report["files"]) == ["UPPER.TXT", "good.txt"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_fifo_given_directly_is_refused_without_opening_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "dump.txt"
+    os.mkfifo(fifo)
+    start = time.perf_counter()
+    code, output = validate(str(fifo))  # opening a FIFO with no writer would block forever
+    assert time.perf_counter() - start < 10
+    assert code == 1 and f"{fifo}: [not-a-file]" in output
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_an_unreadable_dump_is_a_problem(write_dump: WriteDump) -> None:
+    path = write_dump("locked.txt", ["Alpha"])
+    path.chmod(0)
+    code, output = validate(str(path.parent))
+    assert code == 1 and f"{path}: [unreadable]" in output
+
+
+def test_refused_input_is_json_on_stdout_too(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 1
+    [problem] = json.loads(result.stdout)["problems"]
+    assert (problem["file"], problem["rule"]) == (str(tmp_path), "no-dumps")

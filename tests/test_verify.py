@@ -105,6 +105,9 @@ def test_page_checksums_catch_a_flipped_byte_without_the_card(dist: Path) -> Non
     flip_middle_byte(shard(dist))
     with pytest.raises(OSError, match="CRC"):
         pq.read_table(shard(dist), page_checksum_verification=True)
+    card = dist / "README.md"
+    card.write_text(card.read_text().replace("dataset_builder:", "other_tool:", 1))  # no sha256 record
+    assert rules(dist) == [("README.md", "card-provenance"), (shard(dist).name, "shard-corrupt")]
 
 
 def test_cards_that_do_not_parse_or_lack_configs_are_card_yaml_problems(dist: Path) -> None:
