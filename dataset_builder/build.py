@@ -29,6 +29,7 @@ from dataset_builder.passes import scan_file, start_worker, system_memory_pool, 
 from dataset_builder.records import DatasetError, InvalidInput, Problem
 from dataset_builder.report import FileSummary, Report
 from dataset_builder.schema import paper_schema
+from dataset_builder.settings import Settings
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES, Shard
 
 log = logging.getLogger(__name__)
@@ -123,14 +124,15 @@ def build(
     repo_id: str = DEFAULT_REPO_ID,
     workers: int | None = None,
     progress: bool = False,
+    settings: Settings | None = None,
 ) -> BuildResult:
     """Build the dataset into `out`, replacing it only once everything is written.
 
     The first pass checks every dump and spills its valid papers to an Arrow file in the staging folder;
     the second writes the kept ones from there into shards. `workers` processes (default: one per core
     when the input is large enough to pay for starting them) work on separate dumps; the output is the
-    same whatever their number. Raises InvalidInput (with the full report) when any dump has a problem;
-    `out` is then untouched.
+    same whatever their number. `settings` give the card's pretty name and license. Raises InvalidInput
+    (with the full report) when any dump has a problem; `out` is then untouched.
     """
     paths = find_dumps(inputs)
     _check_replaceable(out)
@@ -155,7 +157,7 @@ def build(
             written = _run(write_split, jobs, pool, "writing", progress)
         result.splits = {job[1]: shards for job, shards in zip(jobs, written, strict=True)}
         shutil.rmtree(spills)
-        card = render_card(scan.report.files, result.splits, repo_id)
+        card = render_card(scan.report.files, result.splits, repo_id, settings)
         (staging / "README.md").write_text(card, encoding="utf-8")
         _swap(staging, out)
     except BaseException:

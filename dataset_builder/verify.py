@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard
+from tqdm import tqdm
 
 from dataset_builder.card import features_yaml, hub_schema
 from dataset_builder.read import sha256_of
@@ -24,8 +25,9 @@ CARD = "README.md"
 _READ_ROWS = 10_000
 
 
-def verify_dist(dist: Path) -> Report:
-    """Check a build output folder; every disagreement is a Problem in the report."""
+def verify_dist(dist: Path, progress: bool = False) -> Report:
+    """Check a build output folder; every disagreement is a Problem in the report. `progress` draws a
+    bar (shards checked) on stderr."""
     if not dist.is_dir():
         raise DatasetError(f"{dist}: no such folder; build it first with `dataset-builder build`")
     report = Report()
@@ -48,6 +50,8 @@ def verify_dist(dist: Path) -> Report:
         report.problems.append(Problem(card, None, "card-features", "features differ from the paper schema"))
     listed: set[str] = set()
     ids: set[str] = set()
+    total = sum(len(paths) for paths, _ in splits.values())
+    bar = tqdm(total=total, desc="checking", unit="shard", disable=not progress)
     for split, (paths, declared_rows) in splits.items():
         rows = 0
         for index, relative in enumerate(paths):
@@ -60,6 +64,7 @@ def verify_dist(dist: Path) -> Report:
             if summary is not None:
                 report.files.append(summary)
                 rows += summary.read
+            bar.update(1)
         if rows != declared_rows:
             report.problems.append(
                 Problem(
@@ -69,6 +74,7 @@ def verify_dist(dist: Path) -> Report:
                     f"split {split}: card says {declared_rows} rows, shards hold {rows}",
                 )
             )
+    bar.close()
     size = sum((dist / p).stat().st_size for p in listed if (dist / p).is_file())
     if data["dataset_info"].get("download_size") != size:
         report.problems.append(
@@ -84,8 +90,14 @@ def verify_dist(dist: Path) -> Report:
 
 
 def _declared_splits(data: dict[str, Any]) -> dict[str, tuple[list[str], int]]:
-    """split -> (shard paths from `configs`, row count from `dataset_info`)."""
-    [config] = data["configs"]
+    """split -> (shard paths from the `default` config, row count from `dataset_info`). Any other
+    config (the `all` one) must list exactly the default config's shards, in another arrangement."""
+    configs = {c["config_name"]: c for c in data["configs"]}
+    config = configs["default"]
+    shards = sorted(p for entry in config["data_files"] for p in entry["path"])
+    for name, other in configs.items():
+        if sorted(p for entry in other["data_files"] for p in entry["path"]) != shards:
+            raise ValueError(f"config {name!r} does not list the default config's shards")
     rows = {s["name"]: int(s["num_examples"]) for s in data["dataset_info"]["splits"]}
     paths = {entry["split"]: list(entry["path"]) for entry in config["data_files"]}
     if set(rows) != set(paths):
