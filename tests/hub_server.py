@@ -104,13 +104,21 @@ class HubServer:
     def commits(
         self, repo_id: str, revision: str = "main", repo_type: str = "dataset"
     ) -> list[dict[str, Any]]:
-        """The history of a ref, newest first: dicts with oid, title and files (path -> sha256)."""
+        """The history of a ref, newest first: dicts with oid, title, description and files (path ->
+        sha256)."""
         repo = self._repos[f"{repo_type}/{repo_id}"]
         oid: str | None = repo.refs[revision]
         history = []
         while oid:
             commit = repo.commits[oid]
-            history.append({"oid": oid, "title": commit["title"], "files": commit["files"]})
+            history.append(
+                {
+                    "oid": oid,
+                    "title": commit["title"],
+                    "description": commit.get("description", ""),
+                    "files": commit["files"],
+                }
+            )
             oid = commit["parent"]
         return history
 
@@ -162,10 +170,17 @@ class HubServer:
             return rev
         raise HubError(404, f"Invalid rev id: {rev}", "RevisionNotFound")
 
-    def _commit(self, repo: Repo, parent: str | None, title: str, files: dict[str, dict[str, Any]]) -> str:
-        body = json.dumps([parent, title, sorted(files.items())], sort_keys=True).encode()
+    def _commit(
+        self,
+        repo: Repo,
+        parent: str | None,
+        title: str,
+        files: dict[str, dict[str, Any]],
+        description: str = "",
+    ) -> str:
+        body = json.dumps([parent, title, description, sorted(files.items())], sort_keys=True).encode()
         oid = hashlib.sha1(body).hexdigest()
-        repo.commits[oid] = {"title": title, "parent": parent, "files": files}
+        repo.commits[oid] = {"title": title, "description": description, "parent": parent, "files": files}
         return oid
 
     def _entry(self, data: bytes, path: str, lfs: bool) -> dict[str, Any]:
@@ -300,7 +315,7 @@ class HubServer:
                 files = {p: e for p, e in files.items() if not p.startswith(path.rstrip("/") + "/")}
             else:
                 raise HubError(400, f"unknown commit operation {key}")
-        oid = self._commit(repo, head, header["summary"], files)
+        oid = self._commit(repo, head, header["summary"], files, header.get("description") or "")
         prefix = "datasets/" if repo_type == "dataset" else ""
         answer = {"commitOid": oid, "commitUrl": f"{self.url}/{prefix}{repo_id}/commit/{oid}"}
         if create_pr:
@@ -433,7 +448,7 @@ class HubServer:
             {
                 "id": c["oid"],
                 "title": c["title"],
-                "message": "",
+                "message": c["description"],
                 "authors": [],
                 "date": "2026-01-01T00:00:00.000Z",
             }
