@@ -176,7 +176,7 @@ def validate_command(inputs: tuple[Path, ...], dist: Path | None, fmt: str) -> N
         raise click.UsageError("give dump INPUTs or --dist, not both")
     inputs = inputs or (_settings().input,)
     with _library_errors(fmt):
-        report = verify_dist(dist) if dist is not None else validate_dumps(inputs)
+        report = verify_dist(dist, sys.stderr.isatty()) if dist is not None else validate_dumps(inputs)
     _emit(report, fmt)
     sys.exit(0 if report.ok else 1)
 

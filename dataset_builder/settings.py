@@ -47,12 +47,13 @@ class SettingsError(DatasetError):
 
 def check_repo_id(repo_id: str) -> str:
     """`repo_id` if it is a valid Hub dataset id of the form ORG/NAME; SettingsError otherwise."""
+    if repo_id.count("/") != 1:
+        raise SettingsError(f"{repo_id!r} is not a Hub repository id of the form ORG/NAME")
     try:
         validate_repo_id(repo_id)
     except HFValidationError as e:
-        raise SettingsError(f"{repo_id!r} is not a valid Hub repository id: {str(e).splitlines()[0]}") from e
-    if repo_id.count("/") != 1:
-        raise SettingsError(f"{repo_id!r} is not a Hub repository id of the form ORG/NAME")
+        detail = str(e).splitlines()[0].split(": '")[0]
+        raise SettingsError(f"{repo_id!r} is not a valid Hub repository id: {detail}") from e
     return repo_id
 
 

@@ -50,7 +50,7 @@ def test_pyproject_tool_table_is_read(tmp_path: Path) -> None:
         ("repo-id = 3\n", "'repo-id' must be a string"),
         ('on-conflict = "merge"\n', "on-conflict must be one of error, first, last"),
         ('near-duplicates = "drop"\n', "near-duplicates must be one of warn, remove"),
-        ('repo-id = "no slash"\n', "not a valid Hub repository id"),
+        ('repo-id = "org/bad name"\n', "not a valid Hub repository id"),
         ("repo-id = \n", "not valid TOML"),
     ],
 )
