@@ -173,7 +173,8 @@ def publish(
             return result
         if result.refused:
             raise PublishError(f"{result.refused}; nothing was sent")
-        if create_pr and (pr := _open_pr(api, repo_id, dist, local, result.plan, card)) is not None:
+        reuse = create_pr and remote.head is not None
+        if reuse and (pr := _open_pr(api, repo_id, dist, local, result.plan, card)) is not None:
             result.pr_url, result.reused_pr = pr, True
             return result
         if remote.head is None:
@@ -198,8 +199,6 @@ def publish(
             parent_commit=remote.head,
         )
         result.commit = commit.oid
-        if tag is not None:
-            api.create_tag(repo_id, repo_type="dataset", tag=tag, revision=commit.oid)
     except HfHubHTTPError as e:
         raise PublishError(_explain(e, repo_id)) from e
     except httpx2.HTTPError as e:
@@ -208,6 +207,14 @@ def publish(
         raise PublishError(f"{e} ({e.__cause__}); nothing was committed, publish again") from e
     result.commit_url = commit.commit_url
     result.pr_url = commit.pr_url
+    if tag is not None:
+        try:
+            api.create_tag(repo_id, repo_type="dataset", tag=tag, revision=commit.oid)
+        except (HfHubHTTPError, httpx2.HTTPError) as e:
+            raise PublishError(
+                f"published {commit.commit_url} but could not tag it {tag} ({e}); tag that commit with "
+                f"`hf repos tag create {repo_id} {tag} --repo-type dataset --revision {commit.oid}`"
+            ) from e
     return result
 
 

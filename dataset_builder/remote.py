@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import pyarrow as pa
 from huggingface_hub import DatasetCard, HfApi, HfFileSystem
 from huggingface_hub.errors import EntryNotFoundError
 from huggingface_hub.hf_api import RepoSibling
 
 from dataset_builder.changes import Changes, Papers, diff, merge, read_papers, shard_splits
+from dataset_builder.records import PublishError
 from dataset_builder.release import metadata
 from dataset_builder.shards import SHARD_DIR
 from dataset_builder.verify import CARD
@@ -60,9 +62,14 @@ def remote_changes(
         split = remote_splits.get(path) or _split_of(path)
         if sha in by_sha:
             parts.append(read_papers(dist / by_sha[sha], split))
-        else:
+            continue
+        try:
             with fs.open(f"datasets/{repo_id}@{head}/{path}", "rb") as f:
                 parts.append(read_papers(f, split))
+        except (pa.ArrowException, KeyError) as e:
+            raise PublishError(
+                f"{repo_id}: {path} is not a shard this tool wrote ({e}); nothing was published"
+            ) from e
     return diff(local, merge(parts))
 
 

@@ -273,3 +273,12 @@ def test_checking_a_dist_draws_a_progress_bar_only_when_asked(
     assert capsys.readouterr().err == ""
     verify_dist(built.out, progress=True)
     assert "checking: 100%" in capsys.readouterr().err
+
+
+def test_a_failed_tag_says_the_commit_landed_and_how_to_tag_it(built: BuildResult, hub: HubServer) -> None:
+    hub.fail_next("POST", "/tag/", 500)
+    with pytest.raises(PublishError, match=r"published .* but could not tag it v1\.0\.0") as caught:
+        push(built.out, hub, tag="v1.0.0")
+    head = hub.refs(REPO)["main"]
+    assert f"hf repos tag create {REPO} v1.0.0 --repo-type dataset --revision {head}" in str(caught.value)
+    assert hub.tags(REPO) == {}
