@@ -226,11 +226,12 @@ def publish_command(
     if not dry_run and get_token() is None:
         raise click.ClickException(NO_TOKEN)
     sources = None
-    with _library_errors(fmt, f"Publish refused: {dist or settings.out} does not pass `validate --dist`."):
-        if dist is None:
+    if dist is None:
+        with _library_errors(fmt, "Release refused: the dumps do not build; nothing was published."):
             dist, sources, rebuilt = prepare(settings, progress=progress)
-            if rebuilt:
-                click.echo(f"Built {dist} first: {rebuilt}.", err=True)
+        if rebuilt:
+            click.echo(f"Built {dist} first: {rebuilt}.", err=True)
+    with _library_errors(fmt, f"Publish refused: {dist} does not pass `validate --dist`."):
         result = publish(
             dist,
             settings.repo_id,

@@ -31,7 +31,7 @@ from dataset_builder.release import (
     removal_refusal,
     stale,
 )
-from dataset_builder.remote import hashes, open_pr_with, remote_card, remote_changes
+from dataset_builder.remote import git_blob_id, hashes, open_pr_with, remote_card, remote_changes
 from dataset_builder.settings import check_repo_id
 from dataset_builder.shards import SHARD_DIR
 from dataset_builder.verify import CARD, verify_dist
@@ -246,7 +246,7 @@ def _open_pr(
     for f in plan:
         if f.action != "delete":
             data = card if f.path == CARD else (dist / f.path).read_bytes()
-            wanted[f.path] = {local[f.path], f"git:{_git_blob_id(data)}"}
+            wanted[f.path] = {local[f.path], f"git:{git_blob_id(data)}"}
     return open_pr_with(api, repo_id, wanted, {f.path for f in plan if f.action == "delete"})
 
 
@@ -262,7 +262,7 @@ def _plan(
         size = len(data)
         if path not in remote:
             plan.append(PlannedFile(path, "add", size))
-        elif remote[path] in (sha256, f"git:{_git_blob_id(data)}"):
+        elif remote[path] in (sha256, f"git:{git_blob_id(data)}"):
             unchanged += 1
         else:
             plan.append(PlannedFile(path, "update", size))
@@ -295,8 +295,3 @@ def _explain(error: HfHubHTTPError, repo_id: str) -> str:
     else:
         advice = "the Hub refused the request"
     return f"{advice} (HTTP {status}: {detail}); nothing was published"
-
-
-def _git_blob_id(data: bytes) -> str:
-    """The id git (and the Hub) gives a regular file's content."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()

@@ -282,3 +282,16 @@ def test_a_failed_tag_says_the_commit_landed_and_how_to_tag_it(built: BuildResul
     head = hub.refs(REPO)["main"]
     assert f"hf repos tag create {REPO} v1.0.0 --repo-type dataset --revision {head}" in str(caught.value)
     assert hub.tags(REPO) == {}
+
+
+def test_a_project_whose_dumps_do_not_build_is_refused_with_their_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = project(tmp_path / "project", NAMES[:1])
+    (folder / "dumps" / "001_bad.txt").write_text("Subscribe\nA Title Without Its Abstract\n")
+    monkeypatch.chdir(folder)
+    result = CliRunner().invoke(cli, ["publish", "--dry-run"])
+    assert result.exit_code == 1
+    assert "001_bad.txt:2: [orphan-title]" in result.output
+    assert "Release refused: the dumps do not build; nothing was published." in result.output
+    assert not (folder / "dist").exists()
