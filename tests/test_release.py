@@ -295,3 +295,19 @@ def test_a_project_whose_dumps_do_not_build_is_refused_with_their_problems(
     assert "001_bad.txt:2: [orphan-title]" in result.output
     assert "Release refused: the dumps do not build; nothing was published." in result.output
     assert not (folder / "dist").exists()
+
+
+def test_an_untagged_release_points_researchers_at_the_latest_tagged_one(
+    built: BuildResult, hub: HubServer, tmp_path: Path
+) -> None:
+    four = tmp_path / "four"
+    four.mkdir()
+    for name in NAMES[:4]:
+        shutil.copy(DUMPS / name, four)
+    push(build([four], tmp_path / "dist").out, hub)
+    assert f"No version of `{REPO}` is tagged yet" in card_on_hub(hub)
+    push(tmp_path / "dist", hub, tag="v1.0.0")
+    push(built.out, hub)
+    card = card_on_hub(hub)
+    assert f'pin the latest version, v1.0.0, with\n`load_dataset("{REPO}", revision="v1.0.0")`' in card
+    assert [(r.version, r.added) for r in history(card)] == [(None, 190), ("v1.0.0", 0), (None, 406)]
