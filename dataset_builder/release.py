@@ -102,10 +102,12 @@ def compose_card(local: str, repo_id: str, releases: Sequence[Release]) -> str:
     if _BEGIN in text:  # a folder downloaded from the Hub: replace its section
         start = text.index(_BEGIN)
         text = text[:start] + text[text.index(_END, start) + len(_END) :]
-    if releases and _ANCHOR in text:
+    if releases:  # before the field list, near the load snippet; at the end if the card has none
         template = jinja2.Template(resource(TEMPLATE).read_text(encoding="utf-8"), keep_trailing_newline=True)
         section = template.render(repo_id=repo_id, current=releases[0], releases=releases)
-        at = text.index(_ANCHOR) + 1
+        if _ANCHOR not in text and not text.endswith("\n\n"):
+            text += "\n"
+        at = text.index(_ANCHOR) + 1 if _ANCHOR in text else len(text)
         text = text[:at] + _BEGIN + section + _END + text[at:]
     card.text = text
     return str(card.content)

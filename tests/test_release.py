@@ -23,7 +23,7 @@ from dataset_builder.build import BuildResult, build, find_dumps
 from dataset_builder.cli import cli
 from dataset_builder.publish import NO_TOKEN, PublishResult, publish
 from dataset_builder.records import DatasetError, PublishError
-from dataset_builder.release import compose_card, history, metadata
+from dataset_builder.release import Release, compose_card, history, metadata
 from dataset_builder.settings import Settings
 from dataset_builder.verify import verify_dist
 
@@ -311,3 +311,10 @@ def test_an_untagged_release_points_researchers_at_the_latest_tagged_one(
     card = card_on_hub(hub)
     assert f'pin the latest version, v1.0.0, with\n`load_dataset("{REPO}", revision="v1.0.0")`' in card
     assert [(r.version, r.added) for r in history(card)] == [(None, 190), ("v1.0.0", 0), (None, 406)]
+
+
+def test_a_card_without_a_field_list_gets_the_versions_at_its_end() -> None:
+    releases = [Release("v1.0.0", "2026-12-01", 1, 1, 0, 0)]
+    card = compose_card("---\nlicense: other\n---\n# Title\n\nText.\n", REPO, releases)
+    assert card.index("Text.\n\n<!-- dataset-builder:release -->\n## Versions") > 0
+    assert compose_card(card, REPO, history(card)) == card
