@@ -258,11 +258,10 @@ def _plan(
     plan: list[PlannedFile] = []
     unchanged = 0
     for path, sha256 in sorted(local.items()):
-        data = content[path] if path in content else (dist / path).read_bytes()
-        size = len(data)
+        size = len(content[path]) if path in content else (dist / path).stat().st_size
         if path not in remote:
             plan.append(PlannedFile(path, "add", size))
-        elif remote[path] in (sha256, f"git:{git_blob_id(data)}"):
+        elif remote[path] == sha256 or remote[path] == f"git:{_blob_id(dist, path, content)}":
             unchanged += 1
         else:
             plan.append(PlannedFile(path, "update", size))
@@ -270,6 +269,11 @@ def _plan(
         if path.startswith(f"{SHARD_DIR}/") and path not in local:
             plan.append(PlannedFile(path, "delete", 0))
     return plan, unchanged
+
+
+def _blob_id(dist: Path, path: str, content: Mapping[str, bytes]) -> str:
+    """The git blob id of a file, read only when the Hub stores it as a plain git file (small ones)."""
+    return git_blob_id(content[path] if path in content else (dist / path).read_bytes())
 
 
 def _default_message(plan: list[PlannedFile], tag: str | None = None) -> str:
