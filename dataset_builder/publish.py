@@ -174,7 +174,7 @@ def publish(
         if result.refused:
             raise PublishError(f"{result.refused}; nothing was sent")
         reuse = create_pr and remote.head is not None
-        if reuse and (pr := _open_pr(api, repo_id, dist, local, result.plan, card)) is not None:
+        if reuse and (pr := _open_pr(api, repo_id, local, result.plan, card)) is not None:
             result.pr_url, result.reused_pr = pr, True
             return result
         if remote.head is None:
@@ -239,14 +239,12 @@ def _remote(api: HfApi, repo_id: str, branch: str) -> _Remote:
 
 
 def _open_pr(
-    api: HfApi, repo_id: str, dist: Path, local: dict[str, str], plan: list[PlannedFile], card: bytes
+    api: HfApi, repo_id: str, local: dict[str, str], plan: list[PlannedFile], card: bytes
 ) -> str | None:
     """An open pull request that already makes exactly these changes (see remote.open_pr_with)."""
-    wanted = {}
-    for f in plan:
-        if f.action != "delete":
-            data = card if f.path == CARD else (dist / f.path).read_bytes()
-            wanted[f.path] = {local[f.path], f"git:{git_blob_id(data)}"}
+    wanted = {f.path: {local[f.path]} for f in plan if f.action != "delete"}  # shards: LFS, by sha256
+    if CARD in wanted:
+        wanted[CARD].add(f"git:{git_blob_id(card)}")
     return open_pr_with(api, repo_id, wanted, {f.path for f in plan if f.action == "delete"})
 
 
