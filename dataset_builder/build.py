@@ -30,6 +30,7 @@ from dataset_builder.read import dump_paths
 from dataset_builder.records import DatasetError, InvalidInput, Problem
 from dataset_builder.report import FileSummary, Report, counted
 from dataset_builder.schema import paper_schema
+from dataset_builder.settings import Settings
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES, Shard
 from dataset_builder.staging import check_replaceable, staging_folder, swap, target_of
 
@@ -135,6 +136,7 @@ def build(
     progress: bool = False,
     on_conflict: ConflictPolicy = "error",
     near_duplicates: NearDuplicatePolicy = "warn",
+    settings: Settings | None = None,
 ) -> BuildResult:
     """Build the dataset into `out`, replacing it only once everything is written.
 
@@ -144,8 +146,8 @@ def build(
     same whatever their number. `on_conflict` says what a revised paper (same title, another abstract)
     becomes: a problem (`error`), its first or its last version; `near_duplicates` whether papers with
     close titles and abstracts are reported (`warn`), also removed (`remove`), or not looked for
-    (`off`). Raises InvalidInput (with the full report) when any dump has a problem; `out` is then
-    untouched.
+    (`off`); `settings` give the card's pretty name and license. Raises InvalidInput (with the full
+    report) when any dump has a problem; `out` is then untouched.
     """
     paths, path_problems = dump_paths(inputs)
     check_replaceable(out)
@@ -171,7 +173,14 @@ def build(
         result.splits = {job[1]: shards for job, shards in zip(jobs, written, strict=True)}
         shutil.rmtree(spills)
         report = scan.report
-        card = render_card(report.files, result.splits, repo_id, report.revisions, report.near_duplicates)
+        card = render_card(
+            report.files,
+            result.splits,
+            repo_id,
+            settings,
+            revisions=report.revisions,
+            near_duplicates=report.near_duplicates,
+        )
         (staging / "README.md").write_text(card, encoding="utf-8")
         swap(staging, target)
     log.info(result.summary())

@@ -18,11 +18,15 @@ from dataset_builder.dedup import NearDuplicate, Revision
 from dataset_builder.report import FileSummary
 from dataset_builder.resources import resource
 from dataset_builder.schema import paper_schema
+from dataset_builder.settings import Settings
 from dataset_builder.shards import Shard
 
 TEMPLATE = "cards/README.md.j2"
-PRETTY_NAME = "Hugging Face Daily Papers"
 DEFAULT_REPO_ID = "ORG/NAME"
+DISTRIBUTION = "daily-papers-builder"  # the name on the package index; the command is `dataset-builder`
+# The second config: every shard as one `train` split, i.e. all distinct papers at once.
+ALL_CONFIG = "all"
+ALL_SPLIT = "train"
 _SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")]
 _SIZE_CATEGORIES += [(1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")]
 
@@ -60,16 +64,23 @@ def provenance(files: Sequence[FileSummary], splits: Mapping[str, Sequence[Shard
     """The card's machine-readable record of how it was built: the tool, the sha256 of every dump read
     and of every shard written. Only this tool writes the key, so it also marks a folder as a build."""
     return {
-        "builder_version": version("dataset-builder"),
+        "builder_version": version(DISTRIBUTION),
         "schema_version": paper_schema().version,
         "sources": [{"file": f.name, "sha256": f.sha256} for f in files],
         "shards": [{"path": s.path, "sha256": s.sha256} for shards in splits.values() for s in shards],
     }
 
 
-def card_data(splits: Mapping[str, Sequence[Shard]], files: Sequence[FileSummary] = ()) -> DatasetCardData:
-    """The card's YAML: Hub metadata, one `configs` entry listing every shard, `dataset_info`, and
-    the provenance block under `dataset_builder`."""
+def card_data(
+    splits: Mapping[str, Sequence[Shard]],
+    files: Sequence[FileSummary] = (),
+    settings: Settings | None = None,
+    repo_id: str = DEFAULT_REPO_ID,
+) -> DatasetCardData:
+    """The card's YAML: Hub metadata, the `default` config (one split per dump) and the `all` config
+    (every shard as one `train` split), `dataset_info` of the default config, and the provenance block
+    under `dataset_builder` (with the repository id the card names)."""
+    settings = settings or Settings()
     import datasets
 
     split_dict = datasets.SplitDict()
@@ -88,9 +99,10 @@ def card_data(splits: Mapping[str, Sequence[Shard]], files: Sequence[FileSummary
         dataset_size=sum(s.num_bytes for shards in splits.values() for s in shards),
     )
     rows = sum(s.rows for shards in splits.values() for s in shards)
+    license = settings.license_fields()
     return DatasetCardData(
-        pretty_name=PRETTY_NAME,
-        license="other",
+        pretty_name=settings.pretty_name,
+        license=license.pop("license"),
         language=["en"],
         task_categories=["summarization", "text-generation"],
         size_categories=[size_category(rows)],
@@ -101,10 +113,17 @@ def card_data(splits: Mapping[str, Sequence[Shard]], files: Sequence[FileSummary
                 "data_files": [
                     {"split": name, "path": [s.path for s in shards]} for name, shards in splits.items()
                 ],
-            }
+            },
+            {
+                "config_name": ALL_CONFIG,
+                "data_files": [
+                    {"split": ALL_SPLIT, "path": [s.path for shards in splits.values() for s in shards]}
+                ],
+            },
         ],
         dataset_info=info._to_yaml_dict(),
-        dataset_builder=provenance(files, splits),
+        dataset_builder=provenance(files, splits) | {"repo_id": repo_id},
+        **license,
     )
 
 
@@ -112,10 +131,13 @@ def render_card(
     files: Sequence[FileSummary],
     splits: Mapping[str, Sequence[Shard]],
     repo_id: str = DEFAULT_REPO_ID,
+    settings: Settings | None = None,
     revisions: Sequence[Revision] = (),
     near_duplicates: Sequence[NearDuplicate] = (),
 ) -> str:
-    """The whole README.md text; the same inputs always give the same bytes."""
+    """The whole README.md text; the same inputs always give the same bytes.
+
+    `publish` adds the release (version, changelog) to the card it uploads; see release.py."""
     schema = paper_schema()
     fields = [
         {"name": f.name, "type": _type_name(f.type), "description": schema.descriptions[f.name]}
@@ -132,9 +154,11 @@ def render_card(
         if f.split is not None
     ]
     card = DatasetCard.from_template(
-        card_data(splits, files),
+        card_data(splits, files, settings, repo_id),
         template_path=str(resource(TEMPLATE)),
         repo_id=repo_id,
+        all_config=ALL_CONFIG,
+        all_split=ALL_SPLIT,
         total_rows=sum(f.kept for f in files),
         fields=fields,
         splits=split_rows,
@@ -143,7 +167,7 @@ def render_card(
         revisions=revisions,
         near_duplicates=near_duplicates,
         near_removed=any(n.removed for n in near_duplicates),
-        builder_version=version("dataset-builder"),
+        builder_version=version(DISTRIBUTION),
         schema_version=schema.version,
     )
     return str(card.content)

@@ -7,6 +7,7 @@ its traceback only with `--verbose`. Nothing printed shows a token or a password
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -21,17 +22,21 @@ from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import get_token
 from huggingface_hub.utils.tqdm import disable_progress_bars
 
-from dataset_builder.build import DEFAULT_BATCH_SIZE, DEFAULT_INPUT, DEFAULT_OUT, build, validate_dumps
-from dataset_builder.card import DEFAULT_REPO_ID
-from dataset_builder.dedup import (
-    CONFLICT_POLICIES,
-    NEAR_DUPLICATE_POLICIES,
-    ConflictPolicy,
-    NearDuplicatePolicy,
+from dataset_builder.build import DEFAULT_BATCH_SIZE, build, validate_dumps
+from dataset_builder.card import DEFAULT_REPO_ID, DISTRIBUTION
+from dataset_builder.dedup import CONFLICT_POLICIES, NEAR_DUPLICATE_POLICIES
+from dataset_builder.publish import NO_TOKEN, publish
+from dataset_builder.records import (
+    DatasetError,
+    Interrupted,
+    InvalidInput,
+    Problem,
+    PublishError,
+    hide_passwords,
 )
-from dataset_builder.publish import publish
-from dataset_builder.records import DatasetError, Interrupted, InvalidInput, Problem, hide_passwords
+from dataset_builder.release import check_tag, prepare
 from dataset_builder.report import FORMATS, Report
+from dataset_builder.settings import SETTINGS_FILE, Settings, SettingsError, check_repo_id
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES
 from dataset_builder.staging import stop_on_signals
 from dataset_builder.verify import verify_dist
@@ -49,16 +54,14 @@ _INPUTS = click.argument(
 _ON_CONFLICT = click.option(
     "--on-conflict",
     type=click.Choice(CONFLICT_POLICIES),
-    default="error",
-    show_default=True,
-    help="A revised paper (same title, another abstract): an error, or keep its first or last version.",
+    help="A revised paper (same title, another abstract): an error, or keep its first or last version. "
+    "Default: on-conflict of the settings, or error.",
 )
 _NEAR_DUPLICATES = click.option(
     "--near-duplicates",
     type=click.Choice(NEAR_DUPLICATE_POLICIES),
-    default="warn",
-    show_default=True,
-    help="Papers with close titles and abstracts: report them, also remove them, or don't look.",
+    help="Papers with close titles and abstracts: report them, also remove them, or don't look. "
+    "Default: near-duplicates of the settings, or warn.",
 )
 _FORMAT = click.option(
     "--format",
@@ -94,6 +97,29 @@ def redact(text: str) -> str:
 
 def _echo(text: str, err: bool = False) -> None:
     click.echo(redact(text), err=err)
+
+
+def _repo_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    try:
+        return None if value is None else check_repo_id(value)
+    except SettingsError as e:
+        raise click.BadParameter(str(e)) from e
+
+
+def _tag(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    try:
+        return None if value is None else check_tag(value)
+    except DatasetError as e:
+        raise click.BadParameter(str(e)) from e
+
+
+def _settings(**options: object) -> Settings:
+    """The project settings (dataset-builder.toml or [tool.dataset-builder]) with the options given on
+    the command line over them; a bad settings file is a usage error."""
+    try:
+        return Settings.load(Path(".")).override(**options)
+    except SettingsError as e:
+        raise click.UsageError(str(e)) from e
 
 
 def _emit(report: Report, fmt: str, err: bool = False) -> None:
@@ -154,7 +180,7 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands)
-@click.version_option(package_name="dataset-builder")
+@click.version_option(package_name=DISTRIBUTION)
 @click.option("-v", "--verbose", is_flag=True, help="Log what each stage does; show tracebacks.")
 def cli(verbose: bool) -> None:
     """Build, check and publish the Daily Papers dataset from text dumps of the page."""
@@ -168,9 +194,7 @@ def cli(verbose: bool) -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_OUT,
-    show_default=True,
-    help="Output folder, replaced only when the build succeeds.",
+    help="Output folder, replaced only when the build succeeds. Default: out of the settings, or dist.",
 )
 @click.option(
     "--max-shard-size",
@@ -193,7 +217,9 @@ def cli(verbose: bool) -> None:
     help="Processes working on separate dumps. Default: one per core for inputs over 512 MB.",
 )
 @click.option(
-    "--repo-id", default=DEFAULT_REPO_ID, show_default=True, help="Hub id shown in the card's snippet."
+    "--repo-id",
+    callback=_repo_id,
+    help=f"Hub id shown in the card's snippets. Default: repo-id of the settings, or {DEFAULT_REPO_ID}.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
 @_ON_CONFLICT
@@ -201,28 +227,30 @@ def cli(verbose: bool) -> None:
 @_FORMAT
 def build_command(
     inputs: tuple[Path, ...],
-    out: Path,
+    out: Path | None,
     max_shard_bytes: int,
     batch_size: int,
     workers: int | None,
-    repo_id: str,
+    repo_id: str | None,
     quiet: bool,
-    on_conflict: ConflictPolicy,
-    near_duplicates: NearDuplicatePolicy,
+    on_conflict: str | None,
+    near_duplicates: str | None,
     fmt: str,
 ) -> None:
     """Build the dataset from dumps (files, or folders of *.txt; default: dumps/) into --out."""
+    settings = _settings(repo_id=repo_id, out=out, on_conflict=on_conflict, near_duplicates=near_duplicates)
     with _library_errors(fmt, "Build refused: nothing was written."):
         result = build(
-            inputs or (DEFAULT_INPUT,),
-            out,
+            inputs or (settings.input,),
+            settings.out,
             max_shard_bytes=max_shard_bytes,
             batch_size=batch_size,
             workers=workers,
-            repo_id=repo_id,
+            repo_id=settings.repo_id or DEFAULT_REPO_ID,
             progress=not quiet and sys.stderr.isatty(),
-            on_conflict=on_conflict,
-            near_duplicates=near_duplicates,
+            settings=settings,
+            on_conflict=settings.on_conflict,
+            near_duplicates=settings.near_duplicates,
         )
     if fmt == "json":  # the report on stdout for tools, the summary for people on stderr
         _emit(result.report, fmt)
@@ -245,60 +273,92 @@ def build_command(
 def validate_command(
     inputs: tuple[Path, ...],
     dist: Path | None,
-    on_conflict: ConflictPolicy,
-    near_duplicates: NearDuplicatePolicy,
+    on_conflict: str | None,
+    near_duplicates: str | None,
     fmt: str,
 ) -> None:
     """Check dumps as build would, without writing anything. Exit 1 when any problem is found."""
     if dist is not None and inputs:
         raise click.UsageError("give dump INPUTs or --dist, not both")
+    settings = _settings(on_conflict=on_conflict, near_duplicates=near_duplicates)
+    inputs = inputs or (settings.input,)
     with _library_errors(fmt):
         if dist is not None:
-            report = verify_dist(dist)
+            report = verify_dist(dist, sys.stderr.isatty())
         else:
             report = validate_dumps(
-                inputs or (DEFAULT_INPUT,), on_conflict=on_conflict, near_duplicates=near_duplicates
+                inputs, on_conflict=settings.on_conflict, near_duplicates=settings.near_duplicates
             )
     _emit(report, fmt)
     sys.exit(0 if report.ok else 1)
 
 
 @cli.command("publish")
-@click.argument("dist", default=DEFAULT_OUT, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--repo-id", required=True, help="Dataset repository on the Hub, as ORG/NAME.")
+@click.argument("dist", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--repo-id",
+    callback=_repo_id,
+    help=f"Dataset repository on the Hub, as ORG/NAME. Default: repo-id of {SETTINGS_FILE}.",
+)
+@click.option("--tag", callback=_tag, help="Tag the commit with this version, e.g. v1.2.0 (must be new).")
+@click.option("--allow-removals", is_flag=True, help="Publish even if over half the papers would go.")
 @click.option("--private", is_flag=True, help="Create the repository private (when it does not exist).")
 @click.option("--revision", help="Branch to commit to (created from main if missing). Default: main.")
 @click.option("--create-pr", is_flag=True, help="Open a pull request instead of committing to the branch.")
 @click.option("--message", help="Commit message. Default: a count of added, updated and deleted files.")
-@click.option("--dry-run", is_flag=True, help="Print the plan and send nothing that writes.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and the papers it changes; send nothing.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
 @_FORMAT
 def publish_command(
-    dist: Path,
-    repo_id: str,
+    dist: Path | None,
+    repo_id: str | None,
+    tag: str | None,
+    allow_removals: bool,
     private: bool,
     revision: str | None,
     create_pr: bool,
     message: str | None,
     dry_run: bool,
+    quiet: bool,
     fmt: str,
 ) -> None:
-    """Publish a built DIST folder (default: dist/) to the Hub in one commit.
+    """Release the project's dumps to the Hub in one commit: build dist/ if it is missing or out of
+    date with them, check it, publish it. With DIST, publish that built folder as it is.
 
     The token comes from HF_TOKEN or the saved login, the endpoint from HF_ENDPOINT.
     """
-    if not sys.stderr.isatty():
+    settings = _settings(repo_id=repo_id)
+    if settings.repo_id is None:
+        raise click.UsageError(f"give --repo-id ORG/NAME or set repo-id in {SETTINGS_FILE}")
+    if tag is not None and create_pr:
+        raise click.UsageError("--tag names a published commit: tag after the pull request is merged")
+    progress = not quiet and sys.stderr.isatty()
+    if not progress:
         disable_progress_bars()
-    with _library_errors(fmt, f"Publish refused: {dist} does not pass `validate --dist`; rebuild it."):
+    with _library_errors(fmt):
+        if not dry_run and get_token() is None:
+            raise PublishError(NO_TOKEN)
+    sources = None
+    if dist is None:
+        with _library_errors(fmt, "Release refused: the dumps do not build; nothing was published."):
+            dist, sources, rebuilt = prepare(settings, progress=progress)
+        if rebuilt:
+            click.echo(f"Built {dist} first: {rebuilt}.", err=True)
+    with _library_errors(fmt, f"Publish refused: {dist} does not pass `validate --dist`."):
         result = publish(
             dist,
-            repo_id,
+            settings.repo_id,
             private=private,
             revision=revision,
             create_pr=create_pr,
             message=message,
             dry_run=dry_run,
+            tag=tag,
+            allow_removals=allow_removals,
+            sources=sources,
+            progress=progress,
         )
-    _echo(result.summary())
+    _echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else result.summary())
 
 
 def main() -> None:

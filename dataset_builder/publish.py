@@ -10,27 +10,34 @@ commits.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import httpx2
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-from huggingface_hub.errors import (
-    HfHubHTTPError,
-    HFValidationError,
-    RepositoryNotFoundError,
-    RevisionNotFoundError,
-)
-from huggingface_hub.hf_api import RepoSibling
-from huggingface_hub.utils import validate_repo_id  # type: ignore[attr-defined]  # public, not in __all__
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard, HfApi, get_token
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
-from dataset_builder.read import sha256_of
-from dataset_builder.records import InvalidInput, PublishError, hide_passwords
+from dataset_builder.changes import Changes
+from dataset_builder.records import DatasetError, InvalidInput, PublishError, hide_passwords
+from dataset_builder.release import (
+    check_tag,
+    compose_card,
+    history,
+    metadata,
+    new_release,
+    pin,
+    removal_refusal,
+    stale,
+)
+from dataset_builder.remote import git_blob_id, hashes, open_pr_with, remote_card, remote_changes
+from dataset_builder.settings import check_repo_id
 from dataset_builder.shards import SHARD_DIR
 from dataset_builder.verify import CARD, verify_dist
 
 Action = Literal["add", "update", "delete"]
+NO_TOKEN = "no Hugging Face token found: set HF_TOKEN or run `hf auth login`"
 
 
 @dataclass(frozen=True)
@@ -52,18 +59,48 @@ class PublishResult:
     dry_run: bool = False
     commit_url: str | None = None
     pr_url: str | None = None
+    changes: Changes = field(default_factory=Changes)
+    tag: str | None = None
+    commit: str | None = None
+    reused_pr: bool = False
+    refused: str | None = None  # why a real publish would be refused (dry runs only)
 
     def summary(self) -> str:
-        """What the CLI prints: the plan, then the commit or why there is none."""
+        """What the CLI prints: the plan, the papers changed, then the commit or why there is none."""
         lines = [f"{f.action:<7} {f.path} ({f.size:,} bytes)" for f in self.plan]
+        lines += self.changes.lines()
         target = f"{self.repo_id}@{self.revision}"
         if not self.plan:
             lines.append(f"Nothing to publish: {target} already has this build ({self.unchanged} files).")
         elif self.dry_run:
             lines.append(f"Dry run: {len(self.plan)} change(s) to {target} planned; nothing was sent.")
+            if self.refused:
+                lines.append(f"A real publish would be refused: {self.refused}")
+        elif self.reused_pr:
+            lines.append(f"A pull request with this build is already open: {self.pr_url}")
+        elif self.pr_url:
+            lines.append(f"Opened a pull request on {target}: {self.pr_url}")
         else:
-            lines.append(f"Published to {target}: {self.pr_url or self.commit_url}")
+            lines.append(f"Published to {target}: {self.commit_url}")
+        if self.tag and not self.dry_run:
+            lines.append(f"Tagged {self.commit} as {self.tag}; pin it with:")
+            lines.append(f"    {pin(self.repo_id, self.tag)}")
         return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        """The `--format json` object: files, changes (paper ids), and per-split counts."""
+        return {
+            "repo_id": self.repo_id,
+            "revision": self.revision,
+            "dry_run": self.dry_run,
+            "files": [{"path": f.path, "action": f.action, "size": f.size} for f in self.plan],
+            "changes": self.changes.to_dict(),
+            "splits": {name: asdict(c) for name, c in sorted(self.changes.splits.items())},
+            "refused": self.refused,
+            "tag": self.tag,
+            "commit_url": self.commit_url,
+            "pr_url": self.pr_url,
+        }
 
 
 def publish(
@@ -77,28 +114,68 @@ def publish(
     dry_run: bool = False,
     token: str | None = None,
     endpoint: str | None = None,
+    tag: str | None = None,
+    allow_removals: bool = False,
+    sources: Sequence[Path] | None = None,
+    progress: bool = False,
 ) -> PublishResult:
     """Publish a built folder to the dataset repository `repo_id` in a single commit.
 
+    The uploaded card names `repo_id` and carries the release: `tag` (a semantic version, which then
+    names the commit), and the changelog of the releases already on the branch. With `sources`, the
+    folder must be the build of exactly these dumps. A publish that would remove more than half of the
+    published papers is refused unless `allow_removals`. With `create_pr`, an open pull request that
+    already holds these files is reported instead of opening another.
+
     Raises InvalidInput when `dist` fails `validate --dist` (before any request), PublishError when the
-    Hub refuses or cannot be reached; the branch then holds the files it held before (a repository or
-    branch created for this attempt stays, as created).
+    Hub refuses or cannot be reached or a guard refuses; the branch then holds the files it held before
+    (a repository or branch created for this attempt stays, as created).
     """
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as e:
-        raise PublishError(f"{repo_id!r} is not a repository id like ORG/NAME: {e}") from e
-    report = verify_dist(dist)
+    check_repo_id(repo_id)
+    if tag is not None:
+        check_tag(tag)
+        if create_pr:
+            raise DatasetError("--tag names a published commit: tag after the pull request is merged")
+    token = token or get_token()
+    if token is None and not dry_run:
+        raise PublishError(NO_TOKEN)
+    report = verify_dist(dist, progress=progress)
     if not report.ok:
         raise InvalidInput(report)
-    local = {CARD: sha256_of(dist / CARD)} | {f.name: f.sha256 for f in report.files}
+    if sources is not None and (reason := stale(dist, sources)) is not None:
+        raise PublishError(f"{reason}; nothing was published")
+    shards = {f.name: f.sha256 for f in report.files}
     api = HfApi(endpoint=endpoint, token=token)
     branch = revision or "main"
-    result = PublishResult(repo_id, branch, dry_run=dry_run)
+    result = PublishResult(repo_id, branch, dry_run=dry_run, tag=tag)
     try:
         remote = _remote(api, repo_id, branch)
-        result.plan, result.unchanged = _plan(dist, local, remote.files)
+        if tag is not None and remote.head is not None:
+            refs = api.list_repo_refs(repo_id, repo_type="dataset")
+            if any(t.name == tag for t in refs.tags):
+                raise PublishError(
+                    f"{repo_id} already has a tag {tag}: choose a new version; nothing was sent"
+                )
+        published = remote_card(api, repo_id, remote.head, remote.files)
+        local_card = DatasetCard.load(dist / CARD)
+        result.changes = remote_changes(
+            api, repo_id, remote.head, remote.files, published, dist, shards, metadata(local_card)
+        )
+        shard_plan, _ = _plan(dist, shards, remote.files)
+        releases = history(published)
+        if tag is not None or any(f.path.startswith(f"{SHARD_DIR}/") for f in shard_plan):
+            releases.insert(0, new_release(tag, result.changes))
+        card = compose_card(str(local_card.content), repo_id, releases).encode()
+        local = {CARD: hashlib.sha256(card).hexdigest()} | shards
+        result.plan, result.unchanged = _plan(dist, local, remote.files, {CARD: card})
+        result.refused = removal_refusal(result.changes, allow_removals)
         if dry_run or not result.plan:
+            return result
+        if result.refused:
+            raise PublishError(f"{result.refused}; nothing was sent")
+        reuse = create_pr and remote.head is not None
+        if reuse and (pr := _open_pr(api, repo_id, local, result.plan, card)) is not None:
+            result.pr_url, result.reused_pr = pr, True
             return result
         if remote.head is None:
             api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
@@ -108,18 +185,20 @@ def publish(
         operations: list[CommitOperationAdd | CommitOperationDelete] = [
             CommitOperationDelete(f.path)
             if f.action == "delete"
-            else CommitOperationAdd(f.path, dist / f.path)
+            else CommitOperationAdd(f.path, card if f.path == CARD else dist / f.path)
             for f in result.plan
         ]
         commit = api.create_commit(
             repo_id,
             operations,
-            commit_message=message or _default_message(result.plan),
+            commit_message=message or _default_message(result.plan, tag),
+            commit_description="\n".join(result.changes.lines()),
             repo_type="dataset",
             revision=branch,
             create_pr=create_pr,
             parent_commit=remote.head,
         )
+        result.commit = commit.oid
     except HfHubHTTPError as e:
         raise PublishError(_explain(e, repo_id)) from e
     except httpx2.HTTPError as e:
@@ -129,6 +208,14 @@ def publish(
         raise PublishError(f"{e} ({e.__cause__}); nothing was committed, publish again") from e
     result.commit_url = commit.commit_url
     result.pr_url = commit.pr_url
+    if tag is not None:
+        try:
+            api.create_tag(repo_id, repo_type="dataset", tag=tag, revision=commit.oid)
+        except (HfHubHTTPError, httpx2.HTTPError) as e:
+            raise PublishError(
+                f"published {commit.commit_url} but could not tag it {tag} ({e}); tag that commit with "
+                f"`hf repos tag create {repo_id} {tag} --repo-type dataset --revision {commit.oid}`"
+            ) from e
     return result
 
 
@@ -149,22 +236,31 @@ def _remote(api: HfApi, repo_id: str, branch: str) -> _Remote:
     except RevisionNotFoundError:
         info = api.dataset_info(repo_id, files_metadata=True)
         branch_exists = False
-    return _Remote(_hashes(info.siblings or []), info.sha, branch_exists)
+    return _Remote(hashes(info.siblings or []), info.sha, branch_exists)
 
 
-def _hashes(siblings: list[RepoSibling]) -> dict[str, str]:
-    """Content hashes as the Hub reports them: sha256 for LFS files, the git blob id otherwise."""
-    return {s.rfilename: (s.lfs.sha256 if s.lfs else f"git:{s.blob_id}") for s in siblings}
+def _open_pr(
+    api: HfApi, repo_id: str, local: dict[str, str], plan: list[PlannedFile], card: bytes
+) -> str | None:
+    """An open pull request that already makes exactly these changes (see remote.open_pr_with)."""
+    wanted = {f.path: {local[f.path]} for f in plan if f.action != "delete"}  # shards: LFS, by sha256
+    if CARD in wanted:
+        wanted[CARD].add(f"git:{git_blob_id(card)}")
+    return open_pr_with(api, repo_id, wanted, {f.path for f in plan if f.action == "delete"})
 
 
-def _plan(dist: Path, local: dict[str, str], remote: dict[str, str]) -> tuple[list[PlannedFile], int]:
+def _plan(
+    dist: Path, local: dict[str, str], remote: dict[str, str], content: Mapping[str, bytes] | None = None
+) -> tuple[list[PlannedFile], int]:
+    """The files to add, update and delete; `content` replaces the folder's copy of a file (the card)."""
+    content = content or {}
     plan: list[PlannedFile] = []
     unchanged = 0
     for path, sha256 in sorted(local.items()):
-        size = (dist / path).stat().st_size
+        size = len(content[path]) if path in content else (dist / path).stat().st_size
         if path not in remote:
             plan.append(PlannedFile(path, "add", size))
-        elif remote[path] in (sha256, f"git:{_git_blob_id(dist / path)}"):
+        elif remote[path] == sha256 or remote[path] == f"git:{_blob_id(dist, path, content)}":
             unchanged += 1
         else:
             plan.append(PlannedFile(path, "update", size))
@@ -174,10 +270,15 @@ def _plan(dist: Path, local: dict[str, str], remote: dict[str, str]) -> tuple[li
     return plan, unchanged
 
 
-def _default_message(plan: list[PlannedFile]) -> str:
+def _blob_id(dist: Path, path: str, content: Mapping[str, bytes]) -> str:
+    """The git blob id of a file, read only when the Hub stores it as a plain git file (small ones)."""
+    return git_blob_id(content[path] if path in content else (dist / path).read_bytes())
+
+
+def _default_message(plan: list[PlannedFile], tag: str | None = None) -> str:
     counts = {action: sum(1 for f in plan if f.action == action) for action in ("add", "update", "delete")}
     done = ", ".join(f"{n} {action}" for action, n in counts.items() if n)
-    return f"Publish dataset build ({done})"
+    return f"Publish dataset build{f' {tag}' if tag else ''} ({done})"
 
 
 def _explain(error: HfHubHTTPError, repo_id: str) -> str:
@@ -197,9 +298,3 @@ def _explain(error: HfHubHTTPError, repo_id: str) -> str:
     else:
         advice = "the Hub refused the request"
     return f"{advice} (HTTP {status}: {detail}); nothing was published"
-
-
-def _git_blob_id(path: Path) -> str:
-    """The id git (and the Hub) gives a regular file's content."""
-    data = path.read_bytes()
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 from huggingface_hub import DatasetCard
+from tqdm import tqdm
 
 from dataset_builder.card import PROVENANCE_KEY, features_yaml, hub_schema
 from dataset_builder.read import sha256_of
@@ -25,8 +26,9 @@ CARD = "README.md"
 _READ_ROWS = 10_000
 
 
-def verify_dist(dist: Path) -> Report:
-    """Check a build output folder; every disagreement is a Problem in the report."""
+def verify_dist(dist: Path, progress: bool = False) -> Report:
+    """Check a build output folder; every disagreement is a Problem in the report. `progress` draws a
+    bar (shards checked) on stderr."""
     if not dist.is_dir():
         raise DatasetError(f"{dist}: no such folder; build it first with `dataset-builder build`")
     report = Report()
@@ -56,6 +58,8 @@ def verify_dist(dist: Path) -> Report:
         report.problems.append(Problem(card, None, "card-features", "features differ from the paper schema"))
     listed: set[str] = set()
     ids: set[str] = set()
+    total = sum(len(paths) for paths, _ in splits.values())
+    bar = tqdm(total=total, desc="checking", unit="shard", disable=not progress)
     for split, (paths, declared_rows) in splits.items():
         rows, counted = 0, True  # rows of a shard that cannot be read are unknown, not zero
         for index, relative in enumerate(paths):
@@ -70,6 +74,7 @@ def verify_dist(dist: Path) -> Report:
                 rows += summary.read
             else:
                 counted = False
+            bar.update(1)
         if counted and rows != declared_rows:
             report.problems.append(
                 Problem(
@@ -85,6 +90,7 @@ def verify_dist(dist: Path) -> Report:
                 card, None, "card-provenance", f"{relative} is in {PROVENANCE_KEY}.shards, not in configs"
             )
         )
+    bar.close()
     size = sum((dist / p).stat().st_size for p in listed if (dist / p).is_file())
     if info.get("download_size") != size:
         report.problems.append(

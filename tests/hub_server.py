@@ -1,8 +1,9 @@
 """A local stand-in for the Hugging Face Hub's HTTP API, for tests of `publish` and `load_dataset`.
 
 It speaks the endpoints the real `huggingface_hub` client and `datasets` use for dataset repositories:
-create, info, preupload, the LFS batch API (basic transfer), commit, branches, tree, paths-info and
-resolve (with Range). Repositories live under a folder: blobs by sha256, and each repository's refs and
+create, info, preupload, the LFS batch API (basic transfer), commit, branches, tags, refs (with pull
+requests), discussions (pull requests only), tree, paths-info and resolve (with Range); a tag is a
+revision like a branch. Repositories live under a folder: blobs by sha256, and each repository's refs and
 commits as JSON. Every commit is a full snapshot, applied whole or not at all, like the Hub's.
 
 The client must use plain LFS rather than Xet (HF_HUB_DISABLE_XET=1): this stand-in does not speak Xet.
@@ -53,6 +54,8 @@ class Repo:
     refs: dict[str, str] = field(default_factory=dict)
     commits: dict[str, dict[str, Any]] = field(default_factory=dict)
     private: bool = False
+    tags: dict[str, str] = field(default_factory=dict)  # tag -> commit oid
+    prs: dict[int, dict[str, Any]] = field(default_factory=dict)  # number -> {title, status}
 
 
 class HubServer:
@@ -101,13 +104,21 @@ class HubServer:
     def commits(
         self, repo_id: str, revision: str = "main", repo_type: str = "dataset"
     ) -> list[dict[str, Any]]:
-        """The history of a ref, newest first: dicts with oid, title and files (path -> sha256)."""
+        """The history of a ref, newest first: dicts with oid, title, description and files (path ->
+        sha256)."""
         repo = self._repos[f"{repo_type}/{repo_id}"]
         oid: str | None = repo.refs[revision]
         history = []
         while oid:
             commit = repo.commits[oid]
-            history.append({"oid": oid, "title": commit["title"], "files": commit["files"]})
+            history.append(
+                {
+                    "oid": oid,
+                    "title": commit["title"],
+                    "description": commit.get("description", ""),
+                    "files": commit["files"],
+                }
+            )
             oid = commit["parent"]
         return history
 
@@ -118,6 +129,13 @@ class HubServer:
 
     def refs(self, repo_id: str, repo_type: str = "dataset") -> dict[str, str]:
         return dict(self._repos[f"{repo_type}/{repo_id}"].refs)
+
+    def tags(self, repo_id: str, repo_type: str = "dataset") -> dict[str, str]:
+        return dict(self._repos[f"{repo_type}/{repo_id}"].tags)
+
+    def close_pr(self, repo_id: str, number: int, status: str = "closed", repo_type: str = "dataset") -> None:
+        """Close (or merge) a pull request, as a maintainer would on the Hub."""
+        self._repos[f"{repo_type}/{repo_id}"].prs[number]["status"] = status
 
     # Storage.
 
@@ -133,7 +151,8 @@ class HubServer:
         path = self.root / "repos" / f"{key}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         repo = self._repos[key]
-        path.write_text(json.dumps({"refs": repo.refs, "commits": repo.commits, "private": repo.private}))
+        state = {"refs": repo.refs, "tags": repo.tags, "prs": repo.prs, "commits": repo.commits}
+        path.write_text(json.dumps(state | {"private": repo.private}))
 
     def _repo(self, repo_type: str, repo_id: str) -> Repo:
         repo = self._repos.get(f"{repo_type}/{repo_id}")
@@ -145,14 +164,23 @@ class HubServer:
         rev = unquote(rev)
         if rev in repo.refs:
             return repo.refs[rev]
+        if rev in repo.tags:
+            return repo.tags[rev]
         if rev in repo.commits:
             return rev
         raise HubError(404, f"Invalid rev id: {rev}", "RevisionNotFound")
 
-    def _commit(self, repo: Repo, parent: str | None, title: str, files: dict[str, dict[str, Any]]) -> str:
-        body = json.dumps([parent, title, sorted(files.items())], sort_keys=True).encode()
+    def _commit(
+        self,
+        repo: Repo,
+        parent: str | None,
+        title: str,
+        files: dict[str, dict[str, Any]],
+        description: str = "",
+    ) -> str:
+        body = json.dumps([parent, title, description, sorted(files.items())], sort_keys=True).encode()
         oid = hashlib.sha1(body).hexdigest()
-        repo.commits[oid] = {"title": title, "parent": parent, "files": files}
+        repo.commits[oid] = {"title": title, "description": description, "parent": parent, "files": files}
         return oid
 
     def _entry(self, data: bytes, path: str, lfs: bool) -> dict[str, Any]:
@@ -287,12 +315,13 @@ class HubServer:
                 files = {p: e for p, e in files.items() if not p.startswith(path.rstrip("/") + "/")}
             else:
                 raise HubError(400, f"unknown commit operation {key}")
-        oid = self._commit(repo, head, header["summary"], files)
+        oid = self._commit(repo, head, header["summary"], files, header.get("description") or "")
         prefix = "datasets/" if repo_type == "dataset" else ""
         answer = {"commitOid": oid, "commitUrl": f"{self.url}/{prefix}{repo_id}/commit/{oid}"}
         if create_pr:
             number = 1 + sum(1 for ref in repo.refs if ref.startswith("refs/pr/"))
             repo.refs[f"refs/pr/{number}"] = oid
+            repo.prs[number] = {"title": header["summary"], "status": "open"}
             answer["pullRequestUrl"] = f"{self.url}/{prefix}{repo_id}/discussions/{number}"
         else:
             repo.refs[rev] = oid
@@ -306,6 +335,53 @@ class HubServer:
         repo.refs[branch] = self._head(repo, body.get("startingPoint") or "main")
         self._save(f"{repo_type}/{repo_id}")
         return {}
+
+    def create_tag(self, repo_type: str, repo_id: str, rev: str, body: dict[str, Any]) -> Any:
+        repo = self._repo(repo_type, repo_id)
+        tag = body["tag"]
+        if tag in repo.tags:
+            raise HubError(409, f"Tag reference {tag} already exists")
+        repo.tags[tag] = self._head(repo, rev)
+        self._save(f"{repo_type}/{repo_id}")
+        return {}
+
+    def list_refs(self, repo_type: str, repo_id: str, include_prs: bool) -> Any:
+        repo = self._repo(repo_type, repo_id)
+
+        def ref(name: str, full: str, oid: str) -> dict[str, str]:
+            return {"name": name, "ref": full, "targetCommit": oid}
+
+        branches = [ref(n, f"refs/heads/{n}", o) for n, o in repo.refs.items() if not n.startswith("refs/")]
+        answer: dict[str, Any] = {
+            "branches": branches,
+            "converts": [],
+            "tags": [ref(n, f"refs/tags/{n}", o) for n, o in repo.tags.items()],
+        }
+        if include_prs:
+            prs = [(n, o) for n, o in repo.refs.items() if n.startswith("refs/pr/")]
+            answer["pullRequests"] = [ref(n.removeprefix("refs/"), n, o) for n, o in prs]
+        return answer
+
+    def discussions(self, repo_type: str, repo_id: str, query: dict[str, list[str]]) -> Any:
+        """Pull requests only (this stand-in has no plain discussions), newest first, one page."""
+        repo = self._repo(repo_type, repo_id)
+        status = query.get("status", ["all"])[0]
+        found = [
+            {
+                "num": number,
+                "title": pr["title"],
+                "author": {"name": "test"},
+                "createdAt": "2026-01-01T00:00:00.000Z",
+                "status": pr["status"],
+                "repo": {"name": repo_id, "type": repo_type},
+                "isPullRequest": True,
+            }
+            for number, pr in sorted(repo.prs.items(), reverse=True)
+            if status == "all" or pr["status"] == status
+        ]
+        if query.get("type", ["all"])[0] == "discussion":
+            found = []
+        return {"discussions": found, "count": len(found), "start": 0, "numClosedDiscussions": 0}
 
     def tree(self, repo_type: str, repo_id: str, rev: str, path: str, recursive: bool) -> Any:
         repo = self._repo(repo_type, repo_id)
@@ -372,7 +448,7 @@ class HubServer:
             {
                 "id": c["oid"],
                 "title": c["title"],
-                "message": "",
+                "message": c["description"],
                 "authors": [],
                 "date": "2026-01-01T00:00:00.000Z",
             }
@@ -450,6 +526,13 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             if method == "POST" and (m := re.fullmatch(rf"/api/{_REPO}/branch/(?P<branch>.+)", path)):
                 payload = json.loads(body) if body else {}
                 return self._json(200, hub.create_branch(m["type"], m["repo"], unquote(m["branch"]), payload))
+            if method == "POST" and (m := re.fullmatch(rf"/api/{_REPO}/tag/{_REV}", path)):
+                return self._json(200, hub.create_tag(m["type"], m["repo"], m["rev"], json.loads(body)))
+            if m := re.fullmatch(rf"/api/{_REPO}/refs", path):
+                include_prs = query.get("include_prs") == ["1"]
+                return self._json(200, hub.list_refs(m["type"], m["repo"], include_prs))
+            if m := re.fullmatch(rf"/api/{_REPO}/discussions", path):
+                return self._json(200, hub.discussions(m["type"], m["repo"], query))
             if m := re.fullmatch(rf"/api/{_REPO}/tree/{_REV}(?:/(?P<path>.*))?", path):
                 recursive = query.get("recursive", ["false"])[0].lower() in ("1", "true")
                 entries = hub.tree(m["type"], m["repo"], m["rev"], unquote(m["path"] or ""), recursive)

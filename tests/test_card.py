@@ -16,8 +16,13 @@ def test_card_loads_with_huggingface_hub_and_matches_the_shards(built: BuildResu
     card = DatasetCard.load(built.out / "README.md")
     data = card.data.to_dict()
     assert data["license"] == "other" and data["language"] == ["en"]
+    assert data["license_name"] and data["license_link"].startswith("https://")  # the Hub wants both
     assert data["size_categories"] == ["n<1K"] and data["pretty_name"]
-    [config] = data["configs"]
+    config, every = data["configs"]
+    assert config["config_name"] == "default" and every["config_name"] == "all"
+    [whole] = every["data_files"]
+    assert whole["split"] == "train"
+    assert whole["path"] == [s.path for shards in built.splits.values() for s in shards]
     files = {entry["split"]: entry["path"] for entry in config["data_files"]}
     assert set(files) == set(SPLIT_ROWS)
     for split, paths in files.items():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import tomllib
 
+import yaml
 from click.testing import CliRunner
 from conftest import ROOT
 
@@ -30,3 +32,22 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
             for option in param.opts:
                 if option.startswith("--") and option != "--help":
                     assert option in README, f"{name} {option} is not in README.md"
+
+
+def test_readme_recipes_pin_the_released_distribution_and_match_the_hook() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pinned = f"{project['name']}=={project['version']}"
+    snippet = re.search(r"# \.pre-commit-config\.yaml of the data project\n(.*?)```", README, re.S)
+    assert snippet is not None
+    [repo] = yaml.safe_load(snippet[1])["repos"]
+    [hook] = repo["hooks"]
+    [published] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert repo["repo"] == "local" and hook["additional_dependencies"] == [pinned]
+    for key in ("id", "entry", "language", "files", "require_serial"):
+        assert hook[key] == published[key], key
+    workflow = re.search(r"# \.github/workflows/publish\.yml\n(.*?)```", README, re.S)
+    assert workflow is not None
+    steps = yaml.safe_load(workflow[1])["jobs"]["publish"]["steps"]
+    assert {"run": f"pip install {pinned}"} in steps
+    assert "secrets.HF_TOKEN" in workflow[1] and "concurrency" in yaml.safe_load(workflow[1])
+    assert f"pip install {project['name']}" in README.split("## Commands")[0]

@@ -40,7 +40,10 @@ def test_first_publish_creates_the_repo_and_commits_everything_once(
     assert [c["title"] for c in hub.commits(REPO)] == ["Publish dataset build (6 add)", "initial commit"]
     files = hub.files(REPO)
     assert files.pop(".gitattributes").startswith(b"*.parquet filter=lfs")
-    assert files == local_files(built.out)
+    local = local_files(built.out)
+    card = files.pop("README.md").decode()
+    assert local.pop("README.md") != card.encode() and files == local
+    assert f'load_dataset("{REPO}")' in card and "ORG/NAME" not in card  # the card names the repo
     assert sum(1 for method, path in hub.requests if path.endswith("/commit/main")) == 1
 
 
@@ -95,13 +98,14 @@ def test_create_pr_leaves_main_alone(built: BuildResult, hub: HubServer) -> None
     push(built.out, hub)
     (work := Path(shutil.copytree(built.out, hub.root.parent / "edited")))
     card = work / "README.md"
-    card.write_text(card.read_text().replace("ORG/NAME", "org/papers"))
+    card.write_text(card.read_text() + "\nA note.\n")
     main_before = hub.refs(REPO)["main"]
-    result = push(work, hub, create_pr=True, message="Point the snippet at org/papers")
+    result = push(work, hub, create_pr=True, message="Add a note")
     assert result.pr_url and result.pr_url.endswith("/discussions/1")
+    assert "Opened a pull request" in result.summary() and result.pr_url in result.summary()
     assert hub.refs(REPO)["main"] == main_before
-    assert hub.commits(REPO, "refs/pr/1")[0]["title"] == "Point the snippet at org/papers"
-    assert hub.files(REPO, "refs/pr/1")["README.md"] == card.read_bytes()
+    assert hub.commits(REPO, "refs/pr/1")[0]["title"] == "Add a note"
+    assert hub.files(REPO, "refs/pr/1")["README.md"].endswith(b"A note.\n")
 
 
 def test_revision_publishes_to_a_new_branch(built: BuildResult, hub: HubServer) -> None:

@@ -1,0 +1,170 @@
+"""A release: the card the Hub gets, the changelog it carries, and whether `dist/` matches the dumps.
+
+The local card (`build`) is a pure function of the dumps and the settings. The card `publish` uploads is
+that card with the target repository's id in its snippets and the release history: a `Versions` section
+(this version, how to pin it, the changelog) before `## Fields`, and the same entries, machine-readable,
+under `dataset_builder.releases` in the YAML, from which the next release reads the earlier ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import jinja2
+from huggingface_hub import DatasetCard
+
+from dataset_builder.build import build, find_dumps
+from dataset_builder.card import DEFAULT_REPO_ID, PROVENANCE_KEY
+from dataset_builder.changes import Changes
+from dataset_builder.read import sha256_of
+from dataset_builder.records import DatasetError, PublishError
+from dataset_builder.resources import resource
+from dataset_builder.settings import Settings
+from dataset_builder.verify import CARD
+
+TEMPLATE = "cards/release.md.j2"
+# Semantic versions with a leading v, as tags: v1.2.3, v1.2.3-rc.1
+TAG = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
+_BEGIN = "<!-- dataset-builder:release -->\n"
+_END = "<!-- /dataset-builder:release -->\n\n"
+_ANCHOR = "\n## Fields\n"
+
+
+@dataclass(frozen=True)
+class Release:
+    """One changelog entry; `version` is None for an untagged publish."""
+
+    version: str | None
+    date: str
+    papers: int
+    added: int
+    removed: int
+    changed: int
+
+
+def metadata(card: DatasetCard) -> dict[str, Any]:
+    """A card's YAML as plain data."""
+    return dict(cast(Any, card.data).to_dict())
+
+
+def check_tag(tag: str) -> str:
+    if not TAG.match(tag):
+        raise DatasetError(f"{tag!r} is not a semantic version tag like v1.2.0")
+    return tag
+
+
+def new_release(tag: str | None, changes: Changes) -> Release:
+    """The changelog entry of a publish made today (UTC): the dumps carry no year, so no dump date."""
+    date = datetime.now(UTC).date().isoformat()
+    return Release(tag, date, changes.after, len(changes.added), len(changes.removed), len(changes.changed))
+
+
+def removal_refusal(changes: Changes, allowed: bool) -> str | None:
+    """Why a publish removing more than half of the published papers is refused; None if it is not."""
+    if allowed or len(changes.removed) * 2 <= changes.before:
+        return None
+    return (
+        f"it would remove {len(changes.removed)} of the {changes.before} published papers; "
+        "give --allow-removals if that is meant"
+    )
+
+
+def pin(repo_id: str, tag: str) -> str:
+    """The line a researcher copies to load exactly this version."""
+    return f'load_dataset("{repo_id}", revision="{tag}")'
+
+
+def history(card_text: str | None) -> list[Release]:
+    """The releases recorded in a card (newest first); none for a card this tool did not publish."""
+    if not card_text:
+        return []
+    try:
+        block = metadata(DatasetCard(card_text)).get(PROVENANCE_KEY) or {}
+        return [Release(**entry) for entry in block.get("releases") or []]
+    except (ValueError, TypeError, AttributeError):
+        return []
+
+
+def compose_card(local: str, repo_id: str, releases: Sequence[Release]) -> str:
+    """The card to upload: `local` naming `repo_id`, with `releases` (newest first) as its changelog."""
+    card = DatasetCard(local)
+    block = dict(metadata(card).get(PROVENANCE_KEY) or {})
+    named = str(block.get("repo_id") or DEFAULT_REPO_ID)
+    block["repo_id"] = repo_id
+    block["releases"] = [asdict(r) for r in releases]
+    card.data[PROVENANCE_KEY] = block
+    text = card.text.replace(f'"{named}"', f'"{repo_id}"').replace(f"`{named}`", f"`{repo_id}`")
+    if _BEGIN in text:  # a folder downloaded from the Hub: replace its section
+        start = text.index(_BEGIN)
+        text = text[:start] + text[text.index(_END, start) + len(_END) :]
+    if releases:  # before the field list, near the load snippet; at the end if the card has none
+        template = jinja2.Template(resource(TEMPLATE).read_text(encoding="utf-8"), keep_trailing_newline=True)
+        section = template.render(repo_id=repo_id, current=releases[0], releases=releases)
+        if _ANCHOR not in text and not text.endswith("\n\n"):
+            text += "\n"
+        at = text.index(_ANCHOR) + 1 if _ANCHOR in text else len(text)
+        text = text[:at] + _BEGIN + section + _END + text[at:]
+    card.text = text
+    return str(card.content)
+
+
+def stale(dist: Path, dumps: Sequence[Path], settings: Settings | None = None) -> str | None:
+    """Why `dist` is not the build of `dumps` (and, given `settings`, of them): None when it is.
+
+    Compares the sha256 of every dump with the card's provenance; with settings, also the card metadata
+    they decide (repository id, pretty name, license)."""
+    card_path = dist / CARD
+    if not card_path.is_file():
+        return f"{dist} has no build"
+    try:
+        data = DatasetCard.load(card_path).data.to_dict()
+        block: dict[str, Any] = data[PROVENANCE_KEY]
+        built = {s["file"]: s["sha256"] for s in block["sources"]}
+    except (ValueError, KeyError, TypeError):
+        return f"{card_path} is not a card this tool wrote"
+    on_disk = {p.name: sha256_of(p) for p in dumps}
+    if built != on_disk:
+        added = sorted(set(on_disk) - set(built))
+        gone = sorted(set(built) - set(on_disk))
+        edited = sorted(n for n in set(on_disk) & set(built) if on_disk[n] != built[n])
+        parts = [
+            f"{label} {', '.join(names)}"
+            for label, names in (("new", added), ("gone", gone), ("edited", edited))
+            if names
+        ]
+        return f"{dist} was built from other dumps ({'; '.join(parts)})"
+    if settings is not None:
+        wanted: dict[str, Any] = {"pretty_name": settings.pretty_name, **settings.license_fields()}
+        differs = sorted(k for k, v in wanted.items() if data.get(k) != v)
+        if block.get("repo_id") != (settings.repo_id or DEFAULT_REPO_ID):
+            differs.append("repo-id")
+        if differs:
+            return f"{dist} was built with other settings ({', '.join(differs)})"
+    return None
+
+
+def prepare(settings: Settings, progress: bool = False) -> tuple[Path, list[Path], str | None]:
+    """The project's build, rebuilt first when missing or out of date with its dumps and settings.
+
+    Returns (dist, dumps, why it was rebuilt or None). Raises PublishError if even the fresh build does
+    not match the dumps (they changed while it ran): nothing stale is ever published."""
+    dumps = find_dumps([settings.input])
+    reason = stale(settings.out, dumps, settings)
+    if reason is not None:
+        build(
+            [settings.input],
+            settings.out,
+            repo_id=settings.repo_id or DEFAULT_REPO_ID,
+            settings=settings,
+            progress=progress,
+            on_conflict=settings.on_conflict,
+            near_duplicates=settings.near_duplicates,
+        )
+        if (again := stale(settings.out, dumps)) is not None:
+            raise PublishError(f"{again}: the dumps changed during the build; run publish again")
+    return settings.out, dumps, reason
