@@ -203,3 +203,19 @@ def test_commands_run_outside_the_main_thread_too() -> None:
     worker.start()
     worker.join()
     assert results[0].exit_code == 0, results[0].output
+
+
+def test_the_policies_come_from_the_settings_file_and_options_override_them(
+    write_dump: WriteDump, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_dump("a.txt", ["Alpha", abstract("alpha, v1")])
+    write_dump("b.txt", ["Alpha", abstract("alpha, v2")])
+    (tmp_path / "dataset-builder.toml").write_text('on-conflict = "last"\nnear-duplicates = "off"\n')
+    monkeypatch.chdir(tmp_path)
+    from_settings = CliRunner().invoke(cli, ["validate", "--format", "json"])
+    assert from_settings.exit_code == 0, from_settings.output
+    assert json.loads(from_settings.stdout)["revisions"][0]["policy"] == "last"
+    overridden = CliRunner().invoke(cli, ["validate", "--on-conflict", "error"])
+    assert overridden.exit_code == 1 and "[duplicate-conflict]" in overridden.output
+    built = CliRunner().invoke(cli, ["build", "-q"])
+    assert built.exit_code == 0 and "merged 1 revision" in built.output
