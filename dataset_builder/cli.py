@@ -49,7 +49,12 @@ _STOPPED = {
 }
 
 _INPUTS = click.argument(
-    "inputs", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[INPUT]..."
+    # Not click.Path(exists=True): a missing path or broken link is a problem in the report, in every
+    # --format, like one inside a folder.
+    "inputs",
+    nargs=-1,
+    type=click.Path(path_type=Path),
+    metavar="[INPUT]...",
 )
 _ON_CONFLICT = click.option(
     "--on-conflict",

@@ -4,8 +4,8 @@ A dump is a preamble of page UI lines (`new`, `Subscribe`, a date label, ...), t
 lines in turn, and, in a copy that runs to the end of the page, the site footer (`Company`, `TOS`, ...).
 Blank lines are already gone (read.py), which makes the two layouts one. A line that is neither page UI
 nor part of a title/abstract pair is reported where it stands, and pairing resumes after it, so one stray
-line never shifts the records behind it. A UI-looking line followed by an abstract is a paper's title
-(papers may be called `New`); a date label never is.
+line never shifts the records behind it. Among the papers, a UI-looking line followed by an abstract is
+a paper's title (papers may be called `New`); a date label never is.
 """
 
 from __future__ import annotations
@@ -134,9 +134,10 @@ def _pair(items: Iterable[Line | Problem], file: str) -> Iterator[Paper | Proble
             title = previous_abstract = None
             yield item
             continue
-        # Page UI text is a title when a title is expected and an abstract follows (a paper called `New`).
+        # Among the papers, page UI text is a title when a title is expected and an abstract follows (a
+        # paper called `New`). In the preamble it is page UI whatever follows.
         header = is_header(item.text) and not (
-            title is None and not is_date_label(item.text) and _looks_abstract(following)
+            not in_preamble and title is None and not is_date_label(item.text) and _looks_abstract(following)
         )
         kind = _kind(item.text)
         if skip_abstract:
@@ -171,7 +172,9 @@ def _pair(items: Iterable[Line | Problem], file: str) -> Iterator[Paper | Proble
                 # gets one `title-length` problem from the schema at its line.
                 title, previous_abstract = item, None
             continue
-        if kind is _Kind.TITLE or (kind is _Kind.EITHER and _is_abstract(following)):
+        # A pending title meets another title, or a title-sized line that does not end like a sentence
+        # and is followed by an abstract (its own: the pending title has none).
+        if kind is _Kind.TITLE or (not _abstract_like(item.text) and _is_abstract(following)):
             yield Problem(
                 file,
                 title.number,

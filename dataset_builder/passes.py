@@ -100,7 +100,7 @@ def scan_file(path: Path, spill: Path | None, batch_size: int, near: bool = True
                 summary.rejected += len(bad_lines)
                 if bad_lines:
                     good = [i for i, p in enumerate(papers) if p.line not in bad_lines]
-                    table = table.take(good)
+                    table = table.take(pa.array(good, pa.int64()))
                     hashes = [hashes[i] for i in good]
                 lines = table["source_line"].to_pylist()
                 abstracts = table["abstract"].combine_chunks()

@@ -157,7 +157,7 @@ class Report:
         if fmt == "github":
             lines = [_github(p) for p in self.problems]
             lines += [_github_near(n) for n in self.near_duplicates]
-            lines += [f"::notice::{_escape(note)}" for note in self.notes()]
+            lines += [_github_revision(r) for r in self.revisions]
             lines.append(("::error::" if self.problems else "::notice::") + self.summary())
             return "\n".join(lines)
         lines = [*(str(p) for p in self.problems), *self.warnings(), *self.notes(), self.summary()]
@@ -174,13 +174,23 @@ def _place(place: Place) -> dict[str, Any]:
 
 
 def _revision_note(revision: Revision) -> str:
-    first, *later = revision.versions
-    where = ", ".join(f"{v.path}:{v.line}" for v in later)
+    first = revision.versions[0]
+    return f"{first.path}:{first.line}: [revision] {_revision_message(revision)}"
+
+
+def _revision_message(revision: Revision) -> str:
+    versions = ", ".join(f"{v.path}:{v.line}" for v in revision.versions)
     kept = revision.kept
     return (
-        f"{first.path}:{first.line}: revised paper {revision.paper_id}: other abstract at {where}; kept "
-        f"the version of {kept.path}:{kept.line} (--on-conflict {revision.policy})"
+        f"revised paper {revision.paper_id}: {len(revision.versions)} versions ({versions}); the row keeps "
+        f"this place and the abstract of {kept.path}:{kept.line} (--on-conflict {revision.policy})"
     )
+
+
+def _github_revision(revision: Revision) -> str:
+    first = revision.versions[0]
+    props = f"file={_escape(first.path, prop=True)},line={first.line},title=revision"
+    return f"::notice {props}::{_escape(_revision_message(revision))}"
 
 
 def _near_note(near: NearDuplicate) -> str:

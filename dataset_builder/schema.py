@@ -88,7 +88,7 @@ def _message(column: str, check_name: str, value: str) -> str:
         allowed = f"{low:,} to {high:,}" if low is not None and high is not None else f"at least {low:,}"
         if low is None:
             allowed = f"at most {high:,}"
-        return f"{column} is {len(value):,} characters long; a {column} has {allowed}"
+        return f"{column} is {len(value):,} characters long; {column}s have {allowed}"
     return f"{column} fails {check_name}"
 
 

@@ -49,8 +49,8 @@ def test_validate_exit_codes(write_dump: WriteDump, tmp_path: Path) -> None:
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(cli, ["build", "--max-shard-size", "lots"]).exit_code == 2
-    assert runner.invoke(cli, ["validate", str(tmp_path / "missing.txt")]).exit_code == 2
     assert runner.invoke(cli, ["validate", "--format", "xml"]).exit_code == 2
+    assert runner.invoke(cli, ["validate", str(tmp_path), "--dist", str(tmp_path)]).exit_code == 2
 
 
 def test_python_dash_m_runs_the_same_command() -> None:
@@ -68,8 +68,11 @@ def test_on_conflict_lists_every_revision_in_text_and_json(write_dump: WriteDump
     assert refused.exit_code == 1 and "--on-conflict first or last" in refused.output
     text = CliRunner().invoke(cli, ["validate", dumps, "--on-conflict", "last"])
     assert text.exit_code == 0, text.output
-    assert f"{tmp_path}/dumps/a.txt:1: revised paper " in text.output
-    assert f"kept the version of {tmp_path}/dumps/b.txt:1 (--on-conflict last)" in text.output
+    assert f"{tmp_path}/dumps/a.txt:1: [revision] revised paper " in text.output
+    assert f"2 versions ({tmp_path}/dumps/a.txt:1, {tmp_path}/dumps/b.txt:1)" in text.output
+    assert f"the abstract of {tmp_path}/dumps/b.txt:1 (--on-conflict last)" in text.output
+    github = CliRunner().invoke(cli, ["validate", dumps, "--on-conflict", "last", "--format", "github"])
+    assert f"::notice file={tmp_path}/dumps/a.txt,line=1,title=revision::revised paper" in github.output
     result = CliRunner().invoke(cli, ["validate", dumps, "--on-conflict", "first", "--format", "json"])
     [revision] = json.loads(result.output)["revisions"]
     assert revision["policy"] == "first" and revision["kept"]["file"] == "a.txt"

@@ -162,11 +162,26 @@ def test_date_labels_in_other_forms_are_header_lines() -> None:
         assert problems(results) == [], date
 
 
-def test_a_ui_like_line_followed_by_an_abstract_is_a_title() -> None:
-    texts = ["new", "Daily Papers", "New", abstract("novelty"), "Alpha", abstract("alpha")]
+def test_a_ui_like_line_among_the_papers_followed_by_an_abstract_is_a_title() -> None:
+    texts = ["new", "Daily Papers", "Alpha", abstract("alpha"), "New", abstract("novelty")]
     texts += ["Subscribe", abstract("subscriptions")]
     results = run(texts)
-    assert papers(results) == [("New", 3), ("Alpha", 5), ("Subscribe", 7)]
+    assert papers(results) == [("Alpha", 3), ("New", 5), ("Subscribe", 7)]
+    assert problems(results) == []
+
+
+def test_in_the_preamble_ui_lines_stay_page_ui_before_a_too_long_first_title() -> None:
+    long_title = ("A Very Long Title " * 20).strip()
+    results = run(["Subscribe", long_title, abstract("long"), "Beta", abstract("beta")])
+    assert papers(results) == [(long_title, 2), ("Beta", 4)]
+    assert problems(results) == []
+
+
+def test_a_short_abstract_before_a_too_long_title_still_pairs_with_its_own_title() -> None:
+    short = "A short abstract of sixty or so characters, but still fine."
+    long_title = ("A Very Long Title " * 20).strip()
+    results = run(["Alpha", short, long_title, abstract("long"), "Beta", abstract("beta")])
+    assert papers(results) == [("Alpha", 1), (long_title, 3), ("Beta", 5)]
     assert problems(results) == []
 
 

@@ -164,3 +164,27 @@ def test_refused_input_is_json_on_stdout_too(tmp_path: Path) -> None:
     assert result.exit_code == 1
     [problem] = json.loads(result.stdout)["problems"]
     assert (problem["file"], problem["rule"]) == (str(tmp_path), "no-dumps")
+
+
+def test_a_batch_whose_every_paper_fails_the_schema_is_reported_not_a_crash(write_dump: WriteDump) -> None:
+    path = write_dump("short.txt", ["Subscribe", "A perfectly fine title", "Too short abstract here."])
+    code, output = validate(str(path))
+    assert code == 1 and "Traceback" not in output and "This is a bug" not in output
+    assert (
+        f"{path}:3: [abstract-length] abstract is 24 characters long; abstracts have 50 to 10,000" in output
+    )
+    build = CliRunner().invoke(
+        cli, ["build", str(DUMPS), "--batch-size", "1", "--out", str(path.parent / "o")]
+    )
+    assert build.exit_code == 0, build.output
+
+
+def test_a_missing_path_or_broken_link_given_directly_is_a_problem_in_text_and_json(tmp_path: Path) -> None:
+    missing, broken = tmp_path / "nothere.txt", tmp_path / "broken.txt"
+    broken.symlink_to(tmp_path / "nowhere")
+    code, output = validate(str(missing), str(broken))
+    assert code == 1
+    assert f"{missing}: [not-found]" in output and f"{broken}: [not-a-file]" in output
+    result = CliRunner().invoke(cli, ["validate", str(missing), "--format", "json"])
+    assert result.exit_code == 1
+    assert [p["rule"] for p in json.loads(result.stdout)["problems"]] == ["not-found"]
