@@ -12,17 +12,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from datasets.utils.py_utils import convert_file_size_to_int
-from huggingface_hub.utils.tqdm import disable_progress_bars
 
 from dataset_builder.build import DEFAULT_BATCH_SIZE, DEFAULT_INPUT, DEFAULT_OUT, build, validate_dumps
-from dataset_builder.card import DEFAULT_REPO_ID
 from dataset_builder.dedup import CONFLICT_POLICIES, ConflictPolicy
-from dataset_builder.publish import publish
 from dataset_builder.records import DatasetError, InvalidInput
 from dataset_builder.report import FORMATS, Report
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES
-from dataset_builder.verify import verify_dist
+
+# card.DEFAULT_REPO_ID, spelled out: card.py imports huggingface_hub, which `validate` does not need.
+DEFAULT_REPO_ID = "ORG/NAME"
+# The units `datasets.utils.py_utils.convert_file_size_to_int` reads (tests/test_cli.py checks the two
+# agree): binary ones, then decimal ones, where a lower-case `b` means bits.
+_BINARY_UNITS = {"PIB": 2**50, "TIB": 2**40, "GIB": 2**30, "MIB": 2**20, "KIB": 2**10}
+_DECIMAL_UNITS = {"PB": 10**15, "TB": 10**12, "GB": 10**9, "MB": 10**6, "KB": 10**3}
 
 _INPUTS = click.argument(
     "inputs", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[INPUT]..."
@@ -44,9 +46,22 @@ _FORMAT = click.option(
 )
 
 
+def parse_size(text: str) -> int:
+    """`500MB`, `64KiB`, `1Gb` as bytes, as `datasets` reads sizes; ValueError for anything else."""
+    upper = text.upper()
+    for unit, factor in _BINARY_UNITS.items():
+        if upper.endswith(unit):
+            return int(text[:-3]) * factor
+    for unit, factor in _DECIMAL_UNITS.items():
+        if upper.endswith(unit):
+            size = int(text[:-2]) * factor
+            return size // 8 if text.endswith("b") else size
+    raise ValueError(f"{text!r} is not a size")
+
+
 def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     try:
-        size = int(convert_file_size_to_int(value))
+        size = parse_size(value)
     except ValueError as e:
         raise click.BadParameter(f"{value!r} is not a size like 500MB or 64KiB") from e
     if size <= 0:
@@ -105,12 +120,12 @@ def cli(verbose: bool) -> None:
     default=DEFAULT_BATCH_SIZE,
     show_default=True,
     type=click.IntRange(1),
-    help="Papers held in memory at once, per worker.",
+    help="Papers validated, hashed and spilled at once, per worker thread.",
 )
 @click.option(
     "--workers",
     type=click.IntRange(1),
-    help="Processes working on separate dumps. Default: one per core for inputs over 512 MB.",
+    help="Threads working on separate dumps. Default: one per core.",
 )
 @click.option(
     "--repo-id", default=DEFAULT_REPO_ID, show_default=True, help="Hub id shown in the card's snippet."
@@ -163,6 +178,8 @@ def validate_command(
         raise click.UsageError("give dump INPUTs or --dist, not both")
     with _library_errors(fmt):
         if dist is not None:
+            from dataset_builder.verify import verify_dist
+
             report = verify_dist(dist)
         else:
             report = validate_dumps(inputs or (DEFAULT_INPUT,), on_conflict=on_conflict)
@@ -193,6 +210,10 @@ def publish_command(
 
     The token comes from HF_TOKEN or the saved login, the endpoint from HF_ENDPOINT.
     """
+    from huggingface_hub.utils.tqdm import disable_progress_bars
+
+    from dataset_builder.publish import publish
+
     if not sys.stderr.isatty():
         disable_progress_bars()
     with _library_errors(fmt, f"Publish refused: {dist} does not pass `validate --dist`; rebuild it."):

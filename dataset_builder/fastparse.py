@@ -22,7 +22,7 @@ dumps and synthetic data, with pieces small enough that their boundaries fall ev
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import BinaryIO
@@ -80,9 +80,12 @@ class Papers:
 Chunk = Papers | list[Paper | Problem]
 
 
-def parse_dump(path: Path, piece_bytes: int = PIECE_BYTES) -> Iterator[Chunk]:
+def parse_dump(
+    path: Path, piece_bytes: int = PIECE_BYTES, on_read: Callable[[int], None] | None = None
+) -> Iterator[Chunk]:
     """The papers and problems of one dump, in the order `parse(read_dump(path), str(path))` gives them:
-    runs of papers as `Papers`, the line parser's results as lists."""
+    runs of papers as `Papers`, the line parser's results as lists. `on_read(bytes)` is told how far
+    the file has been read after each piece."""
     name = str(path)
     with path.open("rb") as raw:
         head = raw.read(_read._SNIFF_BYTES)
@@ -91,7 +94,7 @@ def parse_dump(path: Path, piece_bytes: int = PIECE_BYTES) -> Iterator[Chunk]:
             yield [problem]
             return
         raw.seek(3 if head.startswith(b"\xef\xbb\xbf") else 0)  # utf-8-sig drops a BOM
-        yield from _Scanner(name).run(_items(name, raw, piece_bytes))
+        yield from _Scanner(name).run(_items(name, raw, piece_bytes, on_read))
 
 
 @dataclass
@@ -121,7 +124,9 @@ class _Items:
         return out
 
 
-def _items(name: str, raw: BinaryIO, piece_bytes: int) -> Iterator[_Items]:
+def _items(
+    name: str, raw: BinaryIO, piece_bytes: int, on_read: Callable[[int], None] | None = None
+) -> Iterator[_Items]:
     """The file in pieces of whole lines, each as the items `read_dump` yields for its lines; the last
     one (maybe empty) is marked `last`."""
     number = 0
@@ -129,6 +134,8 @@ def _items(name: str, raw: BinaryIO, piece_bytes: int) -> Iterator[_Items]:
     while True:
         data = raw.read(piece_bytes)
         eof = not data
+        if on_read is not None:
+            on_read(raw.tell())
         block, carry = carry + data, b""
         if not eof:
             if block.endswith(b"\r"):  # its LF may come next

@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
-from conftest import DUMPS, WriteDump, abstract
+from conftest import DUMPS, ROOT, WriteDump, abstract
 
-from dataset_builder.cli import cli
+from dataset_builder import card
+from dataset_builder.cli import DEFAULT_REPO_ID, cli, parse_size
 
 
 def test_build_writes_dist_and_prints_a_summary(tmp_path: Path) -> None:
@@ -69,3 +71,24 @@ def test_on_conflict_lists_every_revision_in_text_and_json(write_dump: WriteDump
     assert [v["file"] for v in revision["versions"]] == ["a.txt", "b.txt"]
     built = CliRunner().invoke(cli, ["build", dumps, "--out", str(tmp_path / "o"), "--on-conflict", "last"])
     assert built.exit_code == 0 and "merged 1 revision of 1 paper" in built.output
+
+
+def test_sizes_are_read_as_datasets_reads_them() -> None:
+    from datasets.utils.py_utils import convert_file_size_to_int
+
+    for text in ("500MB", "64KiB", "1GiB", "3gb", "7Mb", "2kb", "1PiB", "5TB", "10tib", "8Kb"):
+        assert parse_size(text) == convert_file_size_to_int(text)
+    for text in ("lots", "MB", "1.5GB", "12"):
+        with pytest.raises(ValueError):
+            parse_size(text)
+        with pytest.raises(ValueError):
+            convert_file_size_to_int(text)
+
+
+def test_validate_imports_neither_datasets_nor_huggingface_hub() -> None:
+    code = "import sys; from dataset_builder.cli import main; sys.argv = ['x', 'validate', 'dumps']\n"
+    code += "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    code += "print(sorted({m.split('.')[0] for m in sys.modules} & {'datasets', 'huggingface_hub'}))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert DEFAULT_REPO_ID == card.DEFAULT_REPO_ID
