@@ -197,7 +197,13 @@ def _piece(name: str, number: int, block: bytes) -> _Items:
         lines = lines.slice(0, len(lines) - 1)
     count = len(lines)
     numbers = np.arange(number + 1, number + 1 + count, dtype=np.int64)
-    odd = pc.match_substring_regex(lines, _NOT_PLAIN).to_numpy(zero_copy_only=False)
+    if ascii_:  # the cheap tests: printable characters, and a double space anywhere in the piece
+        odd = pc.invert(pc.ascii_is_printable(lines)).to_numpy(zero_copy_only=False)
+        spaces = np.frombuffer(block, dtype=np.uint8) == 0x20
+        if np.any(spaces[1:] & spaces[:-1]):
+            odd |= pc.match_substring(lines, "  ").to_numpy(zero_copy_only=False)
+    else:
+        odd = pc.match_substring_regex(lines, _NOT_PLAIN).to_numpy(zero_copy_only=False)
     length = pc.binary_length(lines) if ascii_ else pc.utf8_length(lines)
     odd |= pc.greater(length, _read.MAX_LINE_CHARS).to_numpy(zero_copy_only=False)
     texts = pc.ascii_trim(lines, " ")  # plain lines only need their surrounding spaces stripped
