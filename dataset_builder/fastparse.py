@@ -37,7 +37,7 @@ from dataset_builder import read as _read
 from dataset_builder.records import Line, Paper, Problem
 
 # Bytes read at a time: large enough that the per-piece work (a few Python calls) is negligible.
-PIECE_BYTES = 8 << 20
+PIECE_BYTES = 4 << 20
 # A line is plain when it is printable ASCII without a double space: then `_clean` would only strip it.
 _NOT_PLAIN = r"[^\x20-\x7e]|  "
 # parse.is_header and is_footer on ASCII text: the folded forms, and the date label in RE2 syntax (no
