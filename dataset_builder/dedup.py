@@ -85,7 +85,7 @@ def paper_id(key_hash: int) -> str:
     return f"{key_hash:016x}"
 
 
-def abstract_hashes(abstracts: pa.Array | Sequence[str]) -> npt.NDArray[np.uint64]:
+def abstract_hashes(abstracts: pa.Array | pa.ChunkedArray | Sequence[str]) -> npt.NDArray[np.uint64]:
     """64-bit hashes of abstracts with runs of white space collapsed, to tell repeats from conflicts.
 
     They are compared only within one build, whose processes all run the same polars, so polars'

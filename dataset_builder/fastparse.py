@@ -197,16 +197,23 @@ def _piece(name: str, number: int, block: bytes) -> _Items:
         lines = lines.slice(0, len(lines) - 1)
     count = len(lines)
     numbers = np.arange(number + 1, number + 1 + count, dtype=np.int64)
+    trim = True
     if ascii_:  # the cheap tests: printable characters, and a double space anywhere in the piece
         odd = pc.invert(pc.ascii_is_printable(lines)).to_numpy(zero_copy_only=False)
-        spaces = np.frombuffer(block, dtype=np.uint8) == 0x20
+        data = np.frombuffer(block, dtype=np.uint8)
+        spaces = data == 0x20
         if np.any(spaces[1:] & spaces[:-1]):
             odd |= pc.match_substring(lines, "  ").to_numpy(zero_copy_only=False)
+        # A space at the start or end of a line: after a line end, before one, or at the piece's ends.
+        ends = data == 0x0A
+        trim = bool(
+            spaces[0] or spaces[-1] or np.any(spaces[1:] & ends[:-1]) or np.any(spaces[:-1] & ends[1:])
+        )
     else:
         odd = pc.match_substring_regex(lines, _NOT_PLAIN).to_numpy(zero_copy_only=False)
     length = pc.binary_length(lines) if ascii_ else pc.utf8_length(lines)
     odd |= pc.greater(length, _read.MAX_LINE_CHARS).to_numpy(zero_copy_only=False)
-    texts = pc.ascii_trim(lines, " ")  # plain lines only need their surrounding spaces stripped
+    texts = pc.ascii_trim(lines, " ") if trim else lines  # plain lines need only that stripped
     keep = pc.greater(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
     problems: dict[int, Problem] = {}
     if odd.any():

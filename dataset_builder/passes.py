@@ -118,7 +118,7 @@ def scan_file(
                 if bad_lines:
                     good = ~np.isin(lines, np.array(sorted(bad_lines), dtype=np.int64))
                     table, hashes, lines = table.filter(pa.array(good)), hashes[good], lines[good]
-                keys.add(hashes, dedup.abstract_hashes(table["abstract"].combine_chunks()), lines)
+                keys.add(hashes, dedup.abstract_hashes(table["abstract"]), lines)
                 if writer is not None:
                     writer.write_table(table)
             problems.extend(sorted(found, key=lambda p: p.line or 0))
@@ -188,8 +188,8 @@ def write_split(
 class _Batch:
     """Consecutive papers of one dump as arrays, the problems among them, and how far the file was read."""
 
-    titles: pa.Array
-    abstracts: pa.Array
+    titles: pa.ChunkedArray
+    abstracts: pa.ChunkedArray
     lines: npt.NDArray[np.int64]
     abstract_lines: npt.NDArray[np.int64]
     problems: list[Problem]
@@ -227,11 +227,11 @@ def _papers(papers: Sequence[Paper]) -> Papers:
 
 def _join(held: Sequence[Papers], problems: list[Problem]) -> _Batch:
     if not held:
-        empty = pa.array([], pa.string())
+        empty = pa.chunked_array([], pa.string())
         return _Batch(empty, empty, np.zeros(0, np.int64), np.zeros(0, np.int64), problems)
-    return _Batch(
-        pa.concat_arrays([p.titles for p in held]),
-        pa.concat_arrays([p.abstracts for p in held]),
+    return _Batch(  # chunked, not concatenated: Arrow, polars and the spill take chunks as they are
+        pa.chunked_array([p.titles for p in held], pa.string()),
+        pa.chunked_array([p.abstracts for p in held], pa.string()),
         np.concatenate([p.lines for p in held]),
         np.concatenate([p.abstract_lines for p in held]),
         problems,
