@@ -3,11 +3,37 @@
 The library API, for notebooks and scripts; the `dataset-builder` command is a thin layer over it.
 """
 
-from dataset_builder.build import BuildResult, build, find_dumps, validate_dumps
-from dataset_builder.publish import PublishResult, publish
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from dataset_builder.records import DatasetError, InvalidInput, Paper, Problem, PublishError
-from dataset_builder.report import Report
-from dataset_builder.verify import verify_dist
+
+if TYPE_CHECKING:
+    from dataset_builder.build import BuildResult, build, find_dumps, validate_dumps
+    from dataset_builder.publish import PublishResult, publish
+    from dataset_builder.report import Report
+    from dataset_builder.verify import verify_dist
+
+# Imported on first use, so `python -m dataset_builder validate` does not import huggingface_hub.
+_LAZY = {
+    "BuildResult": "build",
+    "build": "build",
+    "find_dumps": "build",
+    "validate_dumps": "build",
+    "PublishResult": "publish",
+    "publish": "publish",
+    "Report": "report",
+    "verify_dist": "verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"dataset_builder.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'dataset_builder' has no attribute {name!r}")
+
 
 __all__ = [
     "BuildResult",

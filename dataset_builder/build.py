@@ -8,14 +8,15 @@ batch, never the text.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import re
 import shutil
+import textwrap
+import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,9 +24,8 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from dataset_builder import dedup
-from dataset_builder.card import DEFAULT_REPO_ID, hub_schema, render_card
 from dataset_builder.dedup import ConflictPolicy, NearDuplicatePolicy
-from dataset_builder.passes import read_abstracts, scan_file, start_worker, system_memory_pool, write_split
+from dataset_builder.passes import read_abstracts, scan_file, system_memory_pool, write_split
 from dataset_builder.read import dump_paths
 from dataset_builder.records import DatasetError, InvalidInput, Problem
 from dataset_builder.report import FileSummary, Report, counted
@@ -38,11 +38,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INPUT = Path("dumps")
 DEFAULT_OUT = Path("dist")
-DEFAULT_BATCH_SIZE = 5_000
+# Papers per pandera call, hash call and spill write: large, since each call has a fixed cost (7 ms for
+# pandera), small enough that two threads' batches stay well inside the memory target (with 50,000, a
+# 20k-paper dump was one batch and peak RSS grew 1.5x from 50k to 200k papers).
+DEFAULT_BATCH_SIZE = 10_000
 _SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")  # datasets.splits._split_re
-# Below this much input, worker processes (each imports pyarrow, polars and pandera) save under a second
-# and more than double peak memory (docs/benchmarks.md: 285 MB of dumps build as fast with one process).
-_PARALLEL_FROM_BYTES = 512 * 1024 * 1024
 _SPILL_DIR = ".spill"
 T = TypeVar("T")
 
@@ -59,11 +59,11 @@ class BuildResult:
     out: Path
     splits: dict[str, list[Shard]] = field(default_factory=dict)
 
-    def summary(self) -> str:
-        """The paragraph printed at the end of a build."""
+    def summary(self, width: int = 100) -> str:
+        """The paragraph printed at the end of a build, wrapped at `width` without breaking a name."""
         report = self.report
         size = sum(s.size for shards in self.splits.values() for s in shards)
-        rows = ", ".join(f"{name} {sum(s.rows for s in shards)}" for name, shards in self.splits.items())
+        rows = ", ".join(f"{name} {sum(s.rows for s in shards):,}" for name, shards in self.splits.items())
         empty = [f.name for f in report.files if f.split is None]
         skipped = f" No split for {', '.join(empty)}: all its papers were duplicates." if empty else ""
         revised = report.total("revisions")
@@ -71,11 +71,13 @@ class BuildResult:
         merged = merged if revised else ""
         if report.near_duplicates:
             merged += f"; found {counted(len(report.near_duplicates), 'near-duplicate')}"
-        return (
-            f"Read {report.total('read')} papers from {len(report.files)} dump(s); removed "
-            f"{report.total('duplicates')} duplicates{merged}; wrote {report.total('kept')} rows in "
-            f"{len(self.splits)} split(s) ({rows}) to {self.out} ({size / 1e6:.1f} MB).{skipped}"
+        text = (
+            f"Read {counted(report.total('read'), 'paper')} from {counted(len(report.files), 'dump')}; "
+            f"removed {counted(report.total('duplicates'), 'duplicate')}{merged}; wrote "
+            f"{counted(report.total('kept'), 'row')} in {counted(len(self.splits), 'split')} ({rows}) to "
+            f"{self.out} ({size / 1e6:.1f} MB).{skipped}"
         )
+        return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
 
 
 def find_dumps(inputs: Iterable[Path]) -> list[Path]:
@@ -131,7 +133,7 @@ def build(
     *,
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    repo_id: str = DEFAULT_REPO_ID,
+    repo_id: str | None = None,
     workers: int | None = None,
     progress: bool = False,
     on_conflict: ConflictPolicy = "error",
@@ -141,14 +143,16 @@ def build(
     """Build the dataset into `out`, replacing it only once everything is written.
 
     The first pass checks every dump and spills its valid papers to an Arrow file in the staging folder;
-    the second writes the kept ones from there into shards. `workers` processes (default: one per core
-    when the input is large enough to pay for starting them) work on separate dumps; the output is the
-    same whatever their number. `on_conflict` says what a revised paper (same title, another abstract)
-    becomes: a problem (`error`), its first or its last version; `near_duplicates` whether papers with
-    close titles and abstracts are reported (`warn`), also removed (`remove`), or not looked for
-    (`off`); `settings` give the card's pretty name and license. Raises InvalidInput (with the full
-    report) when any dump has a problem; `out` is then untouched.
+    the second writes the kept ones from there into shards. `workers` threads (default: one per core)
+    work on separate dumps; the output is the same whatever their number. `repo_id` is the one the
+    card names (default: a placeholder). `on_conflict` says what a revised paper (same title, another
+    abstract) becomes: a problem (`error`), its first or its last version; `near_duplicates` whether
+    papers with close titles and abstracts are reported (`warn`), also removed (`remove`), or not
+    looked for (`off`); `settings` give the card's pretty name and license. Raises InvalidInput (with
+    the full report) when any dump has a problem; `out` is then untouched.
     """
+    from dataset_builder.card import DEFAULT_REPO_ID, hub_schema, render_card  # imports huggingface_hub
+
     paths, path_problems = dump_paths(inputs)
     check_replaceable(out)
     count = _workers(workers, paths)
@@ -169,14 +173,16 @@ def build(
                 for i, (summary, plan) in enumerate(zip(scan.report.files, scan.plan.files, strict=True))
                 if summary.split is not None
             ]
-            written = _run(write_split, jobs, pool, "writing", progress)
+            names = [job[1] for job in jobs]
+            rows = [job[2].kept for job in jobs]
+            written = _run(write_split, jobs, names, rows, pool, "writing", progress)
         result.splits = {job[1]: shards for job, shards in zip(jobs, written, strict=True)}
         shutil.rmtree(spills)
         report = scan.report
         card = render_card(
             report.files,
             result.splits,
-            repo_id,
+            repo_id or DEFAULT_REPO_ID,
             settings,
             revisions=report.revisions,
             near_duplicates=report.near_duplicates,
@@ -204,63 +210,81 @@ def _revised_abstracts(plan: dedup.Plan, spills: Path) -> list[dict[int, str]]:
 
 
 def _workers(requested: int | None, paths: Sequence[Path]) -> int:
-    """Processes to use: as asked, or one per core (at most one per dump) for inputs worth it."""
+    """Threads to use: as asked, or one per core (at most one per dump). Arrow, polars and the Parquet
+    writer release the GIL, so threads share the cores without importing anything twice."""
     if requested is not None:
         return max(1, requested)
-    if sum(p.stat().st_size for p in paths) < _PARALLEL_FROM_BYTES:
-        return 1
     return max(1, min(os.cpu_count() or 1, len(paths)))
 
 
-@contextmanager
-def _pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """Worker processes for both passes, started once; none when one worker is enough.
-
-    On any failure or stop the workers are terminated at once (they may be mid-file), not waited for.
-    """
+def _pool(workers: int) -> ThreadPoolExecutor | nullcontext[None]:
+    """Worker threads for both passes, started once; none when one worker is enough."""
     if workers <= 1:
-        yield None
-        return
-    # spawn, not fork: the parent may hold threads of pyarrow and polars, which fork would copy locked.
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker)
-    try:
-        yield pool
-    except BaseException:
-        processes = list((pool._processes or {}).values())  # no public way before Python 3.14
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.join(timeout=5)
-        raise
-    pool.shutdown()
+        return nullcontext()
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dataset-builder")
+
+
+class _Stopped(Exception):
+    """Raised in a worker thread at its next batch once the run is failing or stopped."""
 
 
 def _run(
     function: Callable[..., T],
     jobs: Sequence[tuple[Any, ...]],
-    pool: ProcessPoolExecutor | None,
+    names: Sequence[str],
+    sizes: Sequence[int],
+    pool: ThreadPoolExecutor | None,
     desc: str,
     progress: bool,
 ) -> list[T]:
-    """Run `function(*job)` for every job, in the pool if there is one; results in job order.
+    """Run `function(*job, progress=...)` for every job, in the pool if there is one; results in job
+    order. The bar counts `sizes` (bytes of dumps, or rows of splits) as each job reports them, batch
+    by batch, and the papers done, and names every job in progress.
 
-    Each job's first element is the file it reads; the progress bar counts their bytes and names the
-    file last finished.
+    When the run fails or is stopped (Ctrl-C, SIGTERM: raised in the main thread), the other worker
+    threads stop at their next batch, so the staging folder is removed only once nothing writes to it.
     """
-    results: list[T] = []
-    files = [Path(job[0]) for job in jobs]
-    total = sum(f.stat().st_size for f in files)
-    with tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=not progress) as bar:
-        if pool is None or len(jobs) <= 1:
-            calls: Iterable[T] = (function(*job) for job in jobs)
-        else:
-            calls = pool.map(function, *zip(*jobs, strict=True))
-        for file, result in zip(files, calls, strict=True):
-            results.append(result)
-            bar.set_postfix_str(file.name, refresh=False)
-            bar.update(file.stat().st_size)
+    stop = threading.Event()
+    unit = "B" if desc == "checking" else " rows"
+    with tqdm(total=sum(sizes), desc=desc, unit=unit, unit_scale=True, disable=not progress) as bar:
+        lock = threading.Lock()
+        active: dict[str, int] = {}
+        papers = [0]
+        last = [""]  # the job that reported last: named in the bar once none is in progress
+
+        def reporter(name: str) -> Callable[[int, int], None]:
+            def report(done: int, count: int) -> None:
+                if stop.is_set():
+                    raise _Stopped(name)
+                with lock:
+                    bar.update(done - active.get(name, 0))
+                    active[name] = done
+                    papers[0] += count
+                    bar.set_postfix_str(f"{papers[0]:,} papers; {', '.join(active)}", refresh=False)
+                    last[0] = name
+
+            return report
+
+        def call(index: int) -> T:
+            name = names[index]
+            if stop.is_set():
+                raise _Stopped(name)
+            with lock:
+                active.setdefault(name, 0)
+            result = function(*jobs[index], progress=reporter(name))
+            with lock:
+                bar.update(sizes[index] - active.pop(name, 0))
+            return result
+
+        try:
+            if pool is None or len(jobs) <= 1:
+                results = [call(i) for i in range(len(jobs))]
+            else:
+                results = list(pool.map(call, range(len(jobs))))
+        except BaseException:
+            stop.set()
+            raise
+        bar.set_postfix_str(f"{papers[0]:,} papers; {last[0]}", refresh=True)
     return results
 
 
@@ -268,7 +292,7 @@ def _scan(
     paths: Sequence[Path],
     spills: Path | None,
     batch_size: int,
-    pool: ProcessPoolExecutor | None,
+    pool: ThreadPoolExecutor | None,
     progress: bool,
     policy: _Policy,
 ) -> _Scan:
@@ -277,7 +301,8 @@ def _scan(
     jobs = [
         (path, spills / _spill_name(i) if spills else None, batch_size, near) for i, path in enumerate(paths)
     ]
-    scans = _run(scan_file, jobs, pool, "checking", progress)
+    names = [path.name for path in paths]
+    scans = _run(scan_file, jobs, names, [p.stat().st_size for p in paths], pool, "checking", progress)
     report = Report()
     for scan in scans:
         report.files.append(scan.summary)

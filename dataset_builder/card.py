@@ -1,13 +1,13 @@
 """The dataset card: README.md with the YAML the Hub and `datasets` read, from the `cards/` template.
 
-The YAML is built with huggingface_hub's `DatasetCardData` and datasets' own `DatasetInfo`, so its
-`configs` and `dataset_info` have exactly the shape `push_to_hub` writes and `load_dataset` reads.
-`datasets` is imported inside the functions that use it: it takes a second and 30 MB to import, and
-the build's worker processes, which import this package, never need it.
+The YAML is built with huggingface_hub's `DatasetCardData`; its `dataset_info` and the shards' Arrow
+schema are what datasets' own `DatasetInfo` and `Features` write (tests/test_card.py checks they are
+equal), computed here because importing `datasets` takes a second and 30 MB that a build need not pay.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 
@@ -39,25 +39,50 @@ def size_category(rows: int) -> str:
     return "10M<n<100M"
 
 
-def hub_schema(arrow: pa.Schema) -> pa.Schema:
-    """The Arrow schema as `datasets` writes it: with the `huggingface` features metadata."""
-    import datasets
+def _feature(arrow_type: pa.DataType) -> dict[str, object]:
+    """The `datasets` feature of an Arrow type, as it serializes it (the types of the paper schema)."""
+    if pa.types.is_list(arrow_type):
+        return {"feature": _feature(arrow_type.value_type), "_type": "List"}
+    return {"dtype": str(arrow_type), "_type": "Value"}
 
-    schema: pa.Schema = datasets.Features.from_arrow_schema(arrow).arrow_schema
-    return schema
+
+def hub_schema(arrow: pa.Schema) -> pa.Schema:
+    """The Arrow schema as `datasets` writes it: nullable fields and the `huggingface` features metadata.
+
+    Built here rather than by `datasets.Features`, whose import costs a second; tests/test_card.py
+    checks it equals what `datasets` gives.
+    """
+    features = {field.name: _feature(field.type) for field in arrow}
+    metadata = {"huggingface": json.dumps({"info": {"features": features}})}
+    return pa.schema([pa.field(field.name, field.type) for field in arrow], metadata=metadata)
 
 
 def features_yaml() -> list[dict[str, object]]:
     """The `dataset_info.features` entry of the paper schema, as datasets writes it."""
-    import datasets
+    entries: list[dict[str, object]] = []
+    for field in paper_schema().arrow:
+        if pa.types.is_list(field.type):
+            entries.append({"name": field.name, "list": str(field.type.value_type)})
+        else:
+            entries.append({"name": field.name, "dtype": str(field.type)})
+    return entries
 
-    features = datasets.Features.from_arrow_schema(paper_schema().arrow)
-    yaml_dict: dict[str, list[dict[str, object]]] = datasets.DatasetInfo(features=features)._to_yaml_dict()
-    return yaml_dict["features"]
 
-
-# The YAML key of `provenance`: only this tool writes it.
-PROVENANCE_KEY = "dataset_builder"
+def dataset_info_yaml(splits: Mapping[str, Sequence[Shard]]) -> dict[str, object]:
+    """The card's `dataset_info`, as `datasets.DatasetInfo._to_yaml_dict` writes it (tested equal)."""
+    return {
+        "features": features_yaml(),
+        "splits": [
+            {
+                "name": name,
+                "num_bytes": sum(s.num_bytes for s in shards),
+                "num_examples": sum(s.rows for s in shards),
+            }
+            for name, shards in splits.items()
+        ],
+        "download_size": sum(s.size for shards in splits.values() for s in shards),
+        "dataset_size": sum(s.num_bytes for shards in splits.values() for s in shards),
+    }
 
 
 def provenance(files: Sequence[FileSummary], splits: Mapping[str, Sequence[Shard]]) -> dict[str, object]:
@@ -81,23 +106,6 @@ def card_data(
     (every shard as one `train` split), `dataset_info` of the default config, and the provenance block
     under `dataset_builder` (with the repository id the card names)."""
     settings = settings or Settings()
-    import datasets
-
-    split_dict = datasets.SplitDict()
-    for name, shards in splits.items():
-        split_dict.add(
-            datasets.SplitInfo(
-                name=name,
-                num_bytes=sum(s.num_bytes for s in shards),
-                num_examples=sum(s.rows for s in shards),
-            )
-        )
-    info = datasets.DatasetInfo(
-        features=datasets.Features.from_arrow_schema(paper_schema().arrow),
-        splits=split_dict,
-        download_size=sum(s.size for shards in splits.values() for s in shards),
-        dataset_size=sum(s.num_bytes for shards in splits.values() for s in shards),
-    )
     rows = sum(s.rows for shards in splits.values() for s in shards)
     license = settings.license_fields()
     return DatasetCardData(
@@ -121,7 +129,7 @@ def card_data(
                 ],
             },
         ],
-        dataset_info=info._to_yaml_dict(),
+        dataset_info=dataset_info_yaml(splits),
         dataset_builder=provenance(files, splits) | {"repo_id": repo_id},
         **license,
     )

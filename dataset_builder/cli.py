@@ -7,8 +7,10 @@ its traceback only with `--verbose`. Nothing printed shows a token or a password
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import traceback
@@ -18,14 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from datasets.utils.py_utils import convert_file_size_to_int
-from huggingface_hub import get_token
-from huggingface_hub.utils.tqdm import disable_progress_bars
 
 from dataset_builder.build import DEFAULT_BATCH_SIZE, build, validate_dumps
-from dataset_builder.card import DEFAULT_REPO_ID, DISTRIBUTION
 from dataset_builder.dedup import CONFLICT_POLICIES, NEAR_DUPLICATE_POLICIES
-from dataset_builder.publish import NO_TOKEN, publish
 from dataset_builder.records import (
     DatasetError,
     Interrupted,
@@ -34,12 +31,19 @@ from dataset_builder.records import (
     PublishError,
     hide_passwords,
 )
-from dataset_builder.release import check_tag, prepare
 from dataset_builder.report import FORMATS, Report
 from dataset_builder.settings import SETTINGS_FILE, Settings, SettingsError, check_repo_id
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES
 from dataset_builder.staging import stop_on_signals
-from dataset_builder.verify import verify_dist
+
+# Spelled out, not imported from card.py: it imports huggingface_hub, which `build` and `validate` do not
+# need (tests/test_cli.py checks they agree).
+DEFAULT_REPO_ID = "ORG/NAME"
+DISTRIBUTION = "daily-papers-builder"
+# The units `datasets.utils.py_utils.convert_file_size_to_int` reads (tests/test_cli.py checks the two
+# agree): binary ones, then decimal ones, where a lower-case `b` means bits.
+_BINARY_UNITS = {"PIB": 2**50, "TIB": 2**40, "GIB": 2**30, "MIB": 2**20, "KIB": 2**10}
+_DECIMAL_UNITS = {"PB": 10**15, "TB": 10**12, "GB": 10**9, "MB": 10**6, "KB": 10**3}
 
 # What a stopped command has (not) done, by command.
 _STOPPED = {
@@ -78,9 +82,22 @@ _FORMAT = click.option(
 )
 
 
+def parse_size(text: str) -> int:
+    """`500MB`, `64KiB`, `1Gb` as bytes, as `datasets` reads sizes; ValueError for anything else."""
+    upper = text.upper()
+    for unit, factor in _BINARY_UNITS.items():
+        if upper.endswith(unit):
+            return int(text[:-3]) * factor
+    for unit, factor in _DECIMAL_UNITS.items():
+        if upper.endswith(unit):
+            size = int(text[:-2]) * factor
+            return size // 8 if text.endswith("b") else size
+    raise ValueError(f"{text!r} is not a size")
+
+
 def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     try:
-        size = int(convert_file_size_to_int(value))
+        size = parse_size(value)
     except ValueError as e:
         raise click.BadParameter(f"{value!r} is not a size like 500MB or 64KiB") from e
     if size <= 0:
@@ -89,14 +106,21 @@ def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
 
 
 def redact(text: str) -> str:
-    """`text` without the password of any `user:password@` URL and without the Hub token."""
+    """`text` without the password of any `user:password@` URL and without the Hub token.
+
+    The token is HF_TOKEN or, once the Hub client is loaded (only commands that use it load it), the
+    saved login: a command that never loads the client cannot have printed the saved one.
+    """
     text = hide_passwords(text)
-    try:
-        token = get_token()
-    except Exception:  # an unreadable saved login must not stop an error message
-        token = None
-    if token and len(token) >= 8:
-        text = text.replace(token, "***")
+    tokens = [os.environ.get("HF_TOKEN")]
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub import get_token
+
+        with contextlib.suppress(Exception):  # an unreadable saved login must not stop an error message
+            tokens.append(get_token())
+    for token in tokens:
+        if token and len(token) >= 8:
+            text = text.replace(token, "***")
     return text
 
 
@@ -113,6 +137,8 @@ def _repo_id(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 
 def _tag(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     try:
+        from dataset_builder.release import check_tag  # imports huggingface_hub
+
         return None if value is None else check_tag(value)
     except DatasetError as e:
         raise click.BadParameter(str(e)) from e
@@ -214,12 +240,12 @@ def cli(verbose: bool) -> None:
     default=DEFAULT_BATCH_SIZE,
     show_default=True,
     type=click.IntRange(1),
-    help="Papers held in memory at once, per worker.",
+    help="Papers validated, hashed and spilled at once, per worker thread.",
 )
 @click.option(
     "--workers",
     type=click.IntRange(1),
-    help="Processes working on separate dumps. Default: one per core for inputs over 512 MB.",
+    help="Threads working on separate dumps. Default: one per core.",
 )
 @click.option(
     "--repo-id",
@@ -289,6 +315,8 @@ def validate_command(
     inputs = inputs or (settings.input,)
     with _library_errors(fmt):
         if dist is not None:
+            from dataset_builder.verify import verify_dist
+
             report = verify_dist(dist, sys.stderr.isatty())
         else:
             report = validate_dumps(
@@ -332,6 +360,12 @@ def publish_command(
 
     The token comes from HF_TOKEN or the saved login, the endpoint from HF_ENDPOINT.
     """
+    from huggingface_hub import get_token
+    from huggingface_hub.utils.tqdm import disable_progress_bars
+
+    from dataset_builder.publish import NO_TOKEN, publish
+    from dataset_builder.release import prepare
+
     settings = _settings(repo_id=repo_id)
     if settings.repo_id is None:
         raise click.UsageError(f"give --repo-id ORG/NAME or set repo-id in {SETTINGS_FILE}")

@@ -58,12 +58,37 @@ def title_hash(title: str) -> int:
     return _hash64(title_key(title))
 
 
+def title_hashes(titles: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
+    """`title_hash` of every title of a batch: keys in bulk (lower-casing is the key of plain ASCII,
+    the others take `title_key`), then blake2b in one tight loop. polars-hash has no blake2b, and
+    `paper_id` must not change, so blake2b stays."""
+    series = pl.Series(titles, dtype=pl.String)
+    plain = (series.str.len_bytes() == series.str.len_chars()) & ~series.str.contains("  ", literal=True)
+    plain = plain & ~series.str.contains("\t", literal=True)
+    keys = series.str.to_lowercase()
+    if not plain.all():
+        odd = (~plain).arg_true()
+        keys = keys.scatter(odd, [title_key(t) for t in series.gather(odd).to_list()])
+    blake2b = hashlib.blake2b
+    encoded = keys.cast(pl.Binary).to_list()
+    digests = b"".join([blake2b(key, digest_size=8).digest() for key in encoded])
+    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
+
+
+def paper_ids(hashes: npt.NDArray[np.uint64]) -> pa.Array:
+    """`paper_id` of every hash, as a string array (16 hex digits, the big-endian bytes)."""
+    raw = pa.py_buffer(hashes.astype(">u8").tobytes())
+    binary = pa.FixedSizeBinaryArray.from_buffers(pa.binary(8), len(hashes), [None, raw])
+    hexed = pl.Series(binary.cast(pa.binary())).bin.encode("hex")
+    return hexed.to_arrow().cast(pa.string())
+
+
 def paper_id(key_hash: int) -> str:
     """The stable identifier of a paper: the same title gives the same id on every build and machine."""
     return f"{key_hash:016x}"
 
 
-def abstract_hashes(abstracts: pa.Array | Sequence[str]) -> npt.NDArray[np.uint64]:
+def abstract_hashes(abstracts: pa.Array | pa.ChunkedArray | Sequence[str]) -> npt.NDArray[np.uint64]:
     """64-bit hashes of abstracts with runs of white space collapsed, to tell repeats from conflicts.
 
     They are compared only within one build, whose processes all run the same polars, so polars'
@@ -94,11 +119,16 @@ class FileKeys:
     signatures: list[npt.NDArray[np.uint32]] = field(default_factory=list)
     title_texts: list[pa.Array] = field(default_factory=list)
 
-    def add(self, titles: Sequence[int], abstracts: npt.NDArray[np.uint64], lines: Sequence[int]) -> None:
+    def add(
+        self,
+        titles: Sequence[int] | npt.NDArray[np.uint64],
+        abstracts: npt.NDArray[np.uint64],
+        lines: Sequence[int] | npt.NDArray[np.int64],
+    ) -> None:
         """Record a batch of papers by their `title_hash`, `abstract_hashes` and title lines."""
-        self.titles.extend(titles)
-        self.abstracts.extend(abstracts.tolist())
-        self.lines.extend(lines)
+        self.titles.frombytes(np.asarray(titles, dtype=np.uint64).tobytes())
+        self.abstracts.frombytes(np.asarray(abstracts, dtype=np.uint64).tobytes())
+        self.lines.frombytes(np.asarray(lines, dtype=np.int64).tobytes())
 
     def add_near(self, signatures: npt.NDArray[np.uint32], titles: pa.Array) -> None:
         """Record the same batch's abstract signatures and titles, to look for near-duplicates."""

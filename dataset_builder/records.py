@@ -76,6 +76,11 @@ def hide_passwords(text: str) -> str:
     return _USERINFO.sub("***@", text)
 
 
+# The YAML key of the card's provenance block (card.provenance): only this tool writes it, so a folder
+# whose card has it is a build (staging.check_replaceable).
+PROVENANCE_KEY = "dataset_builder"
+
+
 class DatasetError(Exception):
     """A run failed; the message says what to do about it.
 

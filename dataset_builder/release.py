@@ -19,10 +19,10 @@ import jinja2
 from huggingface_hub import DatasetCard
 
 from dataset_builder.build import build, find_dumps
-from dataset_builder.card import DEFAULT_REPO_ID, PROVENANCE_KEY
+from dataset_builder.card import DEFAULT_REPO_ID
 from dataset_builder.changes import Changes
 from dataset_builder.read import sha256_of
-from dataset_builder.records import DatasetError, PublishError
+from dataset_builder.records import PROVENANCE_KEY, DatasetError, PublishError
 from dataset_builder.resources import resource
 from dataset_builder.settings import Settings
 from dataset_builder.verify import CARD

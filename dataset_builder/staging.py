@@ -25,10 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
-from huggingface_hub import DatasetCard
 
-from dataset_builder.card import PROVENANCE_KEY
-from dataset_builder.records import DatasetError, Interrupted
+from dataset_builder.records import PROVENANCE_KEY, DatasetError, Interrupted
 from dataset_builder.shards import SHARD_DIR
 
 log = logging.getLogger(__name__)
@@ -133,6 +131,8 @@ def _card_shards(card: Path) -> set[str] | None:
     if not card.is_file() or card.is_symlink():
         return None
     try:
+        from huggingface_hub import DatasetCard  # only when an --out already exists
+
         data = DatasetCard.load(card).data.to_dict()
         return {str(s["path"]) for s in data[PROVENANCE_KEY]["shards"]}
     except (OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError):

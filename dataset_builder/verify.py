@@ -15,9 +15,9 @@ import yaml
 from huggingface_hub import DatasetCard
 from tqdm import tqdm
 
-from dataset_builder.card import PROVENANCE_KEY, features_yaml, hub_schema
+from dataset_builder.card import features_yaml, hub_schema
 from dataset_builder.read import sha256_of
-from dataset_builder.records import DatasetError, Problem
+from dataset_builder.records import PROVENANCE_KEY, DatasetError, Problem
 from dataset_builder.report import FileSummary, Report
 from dataset_builder.schema import check, paper_schema
 from dataset_builder.shards import SHARD_DIR, shard_path

@@ -124,8 +124,8 @@ def test_a_failure_while_writing_leaves_the_previous_output_and_no_debris(
     def broken_card(*args: object, **kwargs: object) -> str:
         raise OSError("disk full")
 
-    # The module, not the `build` function that dataset_builder re-exports under the same name.
-    monkeypatch.setattr(importlib.import_module("dataset_builder.build"), "render_card", broken_card)
+    # build() imports render_card from card.py when it runs (card.py imports huggingface_hub).
+    monkeypatch.setattr(importlib.import_module("dataset_builder.card"), "render_card", broken_card)
     with pytest.raises(OSError, match="disk full"):
         build([DUMPS], out)
     assert tree(out) == before
@@ -151,7 +151,7 @@ def test_find_dumps_takes_files_and_folders_in_name_order(tmp_path: Path) -> Non
 
 
 def test_streaming_build_equals_a_single_batch_build(tmp_path: Path) -> None:
-    """20k synthetic papers: tiny batches in two worker processes give the bytes of one batch per dump."""
+    """20k synthetic papers: tiny batches in two or three threads give the bytes of one batch per dump."""
     spec = importlib.util.spec_from_file_location("synthetic", ROOT / "benchmarks" / "synthetic.py")
     assert spec is not None and spec.loader is not None
     synthetic = importlib.util.module_from_spec(spec)
@@ -162,6 +162,8 @@ def test_streaming_build_equals_a_single_batch_build(tmp_path: Path) -> None:
     assert streamed.report.total("read") == 20_000
     assert streamed.report.total("kept") == distinct
     assert tree(streamed.out) == tree(whole.out)
+    threads = build([tmp_path / "dumps"], tmp_path / "threads", batch_size=1_000, workers=3)
+    assert tree(threads.out) == tree(whole.out)
 
 
 def test_progress_bars_show_both_passes_only_when_asked(
@@ -172,6 +174,7 @@ def test_progress_bars_show_both_passes_only_when_asked(
     build([DUMPS], tmp_path / "shown", progress=True)
     err = capsys.readouterr().err
     assert "checking" in err and "writing" in err and "004_7bd83784e7eba939" in err
+    assert "596 papers" in err and ".arrow" not in err  # the split written, not its spill file
 
 
 def revised_dumps(write_dump: WriteDump) -> Path:

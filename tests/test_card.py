@@ -7,7 +7,7 @@ from conftest import SPLIT_ROWS
 from huggingface_hub import DatasetCard
 
 from dataset_builder.build import BuildResult
-from dataset_builder.card import size_category
+from dataset_builder.card import dataset_info_yaml, hub_schema, size_category
 from dataset_builder.read import sha256_of
 from dataset_builder.schema import paper_schema
 
@@ -69,3 +69,28 @@ def test_provenance_block_records_every_dump_and_shard_by_sha256(built: BuildRes
     for shard in block["shards"]:
         assert shard["sha256"] == sha256_of(built.out / shard["path"])
     assert len(block["shards"]) == len(list((built.out / "data").iterdir()))
+
+
+def test_schema_and_dataset_info_equal_what_datasets_writes(built: BuildResult) -> None:
+    import datasets
+
+    arrow = paper_schema().arrow
+    theirs = datasets.Features.from_arrow_schema(arrow).arrow_schema
+    assert hub_schema(arrow).equals(theirs, check_metadata=True)
+    assert hub_schema(arrow).metadata == theirs.metadata
+    split_dict = datasets.SplitDict()
+    for name, shards in built.splits.items():
+        split_dict.add(
+            datasets.SplitInfo(
+                name=name,
+                num_bytes=sum(s.num_bytes for s in shards),
+                num_examples=sum(s.rows for s in shards),
+            )
+        )
+    info = datasets.DatasetInfo(
+        features=datasets.Features.from_arrow_schema(arrow),
+        splits=split_dict,
+        download_size=sum(s.size for shards in built.splits.values() for s in shards),
+        dataset_size=sum(s.num_bytes for shards in built.splits.values() for s in shards),
+    )
+    assert dataset_info_yaml(built.splits) == info._to_yaml_dict()

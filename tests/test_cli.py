@@ -12,18 +12,21 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DUMPS, PYTHON, WriteDump, abstract, hub_env
+from conftest import DUMPS, PYTHON, ROOT, WriteDump, abstract, hub_env
 from hub_server import HubServer
 
+from dataset_builder import card
 from dataset_builder import cli as cli_module
 from dataset_builder.build import BuildResult
-from dataset_builder.cli import cli
+from dataset_builder.cli import DEFAULT_REPO_ID, DISTRIBUTION, cli, parse_size
 
 
 def test_build_writes_dist_and_prints_a_summary(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["build", str(DUMPS), "--out", str(tmp_path / "dist"), "-q"])
     assert result.exit_code == 0, result.output
-    assert "Read 642 papers from 5 dump(s); removed 46 duplicates; wrote 596 rows" in result.output
+    summary = " ".join(result.output.split())
+    assert "Read 642 papers from 5 dumps; removed 46 duplicates; wrote 596 rows in 5 splits" in summary
+    assert max(len(line) for line in result.output.splitlines()) <= 100
     assert (tmp_path / "dist" / "README.md").is_file()
 
 
@@ -222,3 +225,24 @@ def test_the_policies_come_from_the_settings_file_and_options_override_them(
     assert overridden.exit_code == 1 and "[duplicate-conflict]" in overridden.output
     built = CliRunner().invoke(cli, ["build", "-q"])
     assert built.exit_code == 0 and "merged 1 revision" in built.output
+
+
+def test_sizes_are_read_as_datasets_reads_them() -> None:
+    from datasets.utils.py_utils import convert_file_size_to_int
+
+    for text in ("500MB", "64KiB", "1GiB", "3gb", "7Mb", "2kb", "1PiB", "5TB", "10tib", "8Kb"):
+        assert parse_size(text) == convert_file_size_to_int(text)
+    for text in ("lots", "MB", "1.5GB", "12"):
+        with pytest.raises(ValueError):
+            parse_size(text)
+        with pytest.raises(ValueError):
+            convert_file_size_to_int(text)
+
+
+def test_validate_imports_neither_datasets_nor_huggingface_hub() -> None:
+    code = "import sys; from dataset_builder.cli import main; sys.argv = ['x', 'validate', 'dumps']\n"
+    code += "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    code += "print(sorted({m.split('.')[0] for m in sys.modules} & {'datasets', 'huggingface_hub'}))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (DEFAULT_REPO_ID, DISTRIBUTION) == (card.DEFAULT_REPO_ID, card.DISTRIBUTION)

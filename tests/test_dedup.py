@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import hashlib
 
-from dataset_builder.dedup import FileKeys, abstract_hashes, paper_id, plan, title_hash, title_key
+import pyarrow as pa
+
+from dataset_builder.dedup import (
+    FileKeys,
+    abstract_hashes,
+    paper_id,
+    paper_ids,
+    plan,
+    title_hash,
+    title_hashes,
+    title_key,
+)
 
 
 def keys(name: str, *papers: tuple[str, str, int]) -> FileKeys:
@@ -22,6 +33,14 @@ def test_title_key_folds_unicode_case_and_white_space() -> None:
 def test_paper_id_is_a_stable_hash_of_the_normalized_title() -> None:
     expected = hashlib.blake2b(b"deep learning for x", digest_size=8).hexdigest()
     assert paper_id(title_hash("Deep  Learning for X")) == expected
+
+
+def test_hashes_and_ids_in_bulk_equal_the_per_title_ones() -> None:
+    titles = ["Deep  Learning for X", "Alpha Beta 12", "\uff24eep LEARNING\u00a0for \uff38", "tab\there"]
+    titles += ["Stra\u00dfe", "\u0130stanbul", "", "UPPER lower", "caf\u00e9", "\ufb01 ligature"]
+    hashes = title_hashes(pa.array(titles))
+    assert hashes.tolist() == [title_hash(t) for t in titles]
+    assert paper_ids(hashes).to_pylist() == [paper_id(title_hash(t)) for t in titles]
 
 
 def test_first_occurrence_in_file_order_is_kept_and_later_files_are_listed() -> None:
