@@ -37,6 +37,7 @@ TITLE_THRESHOLD = 0.7  # Indel normalized similarity of titles (see _title_form)
 ABSTRACT_THRESHOLD = 0.5  # estimated Jaccard of the abstracts' shingle sets, 0..1
 NEIGHBOURS = 16  # papers sharing one band key are compared with at most this many next in row order
 
+_SLICE = 2_000  # abstracts signed at once (see `signatures`)
 EMPTY = np.uint32(0xFFFFFFFF)  # marks a bin no shingle fell into, until `_densify` fills it
 _SEED = 0x5EED
 _BIN_SHIFT = np.uint64(64 - SIGNATURE_SIZE.bit_length() + 1)  # top log2(K) bits choose the bin
@@ -61,8 +62,18 @@ def signatures(abstracts: pa.Array | pa.ChunkedArray | Sequence[str]) -> npt.NDA
     One-permutation hashing: a shingle's 64-bit hash picks its bin by the top bits, and each bin keeps
     the least low 32 bits; bins no shingle fell into are filled by `_densify`. An abstract of fewer than three
     words is shingled by its words. Expects text as parse.py gives it (white space collapsed).
+
+    Rows are independent, so a large batch is signed in slices of `_SLICE` abstracts: the working
+    memory (about 6 kB an abstract: words, hashes, shingles) stays small whatever the batch size.
     """
     series = pl.Series(abstracts, dtype=pl.String)
+    if len(series) <= _SLICE:
+        return _signatures(series)
+    parts = [_signatures(series.slice(start, _SLICE)) for start in range(0, len(series), _SLICE)]
+    return np.concatenate(parts)
+
+
+def _signatures(series: pl.Series) -> npt.NDArray[np.uint32]:
     n = len(series)
     if n == 0:
         return np.zeros((0, SIGNATURE_SIZE), dtype=np.uint32)

@@ -98,7 +98,8 @@ class InvalidInput(DatasetError):
 
     def __init__(self, report: Report) -> None:
         self.report = report
-        super().__init__(f"{len(report.problems)} problem(s) in the input; nothing was written")
+        count = len(report.problems)
+        super().__init__(f"{count} problem{'' if count == 1 else 's'} in the input; nothing was written")
 
 
 class PublishError(DatasetError):

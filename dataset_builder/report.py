@@ -137,9 +137,9 @@ class Report:
         revisions = f"{counted(self.total('revisions'), 'revision')} merged, " if self.revisions else ""
         near = f"{counted(len(self.near_duplicates), 'near-duplicate')}, " if self.near_duplicates else ""
         return (
-            f"{len(self.files)} file(s), {self.total('read')} papers read, "
-            f"{self.total('kept')} kept, {self.total('duplicates')} duplicates removed, {revisions}{near}"
-            f"{len(self.problems)} problem(s)"
+            f"{counted(len(self.files), 'file')}, {counted(self.total('read'), 'paper')} read, "
+            f"{self.total('kept'):,} kept, {counted(self.total('duplicates'), 'duplicate')} removed, "
+            f"{revisions}{near}{counted(len(self.problems), 'problem')}"
         )
 
     def notes(self) -> list[str]:

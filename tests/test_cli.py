@@ -43,7 +43,7 @@ def test_build_refuses_invalid_input_with_the_report_and_exit_1(
 def test_validate_exit_codes(write_dump: WriteDump, tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(cli, ["validate", str(DUMPS)])
-    assert ok.exit_code == 0 and "0 problem(s)" in ok.output
+    assert ok.exit_code == 0 and "0 problems" in ok.output
     write_dump("bad.txt", ["Alpha"])
     bad = runner.invoke(cli, ["validate", str(tmp_path / "dumps")])
     assert bad.exit_code == 1 and "bad.txt:1: [orphan-title]" in bad.output
@@ -91,7 +91,7 @@ def test_near_duplicates_are_warnings_validate_still_exits_0(write_dump: WriteDu
     text = CliRunner().invoke(cli, ["validate", dumps])
     assert text.exit_code == 0, text.output
     assert f"{dumps}/b.txt:1: [near-duplicate] close to {dumps}/a.txt:1 (title similarity" in text.output
-    assert "1 near-duplicate, 0 problem(s)" in text.output
+    assert "1 near-duplicate, 0 problems" in text.output
     result = CliRunner().invoke(cli, ["validate", dumps, "--format", "json"])
     assert result.exit_code == 0
     [pair] = json.loads(result.output)["near_duplicates"]

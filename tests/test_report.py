@@ -88,5 +88,5 @@ def test_github_commands_escape_what_the_runner_would_misread() -> None:
     report = Report(problems=[Problem("dumps/a,b.txt", 2, "orphan-title", "100% wrong\nreally")])
     [command, summary] = report.render("github").splitlines()
     assert command == "::error file=dumps/a%2Cb.txt,line=2,title=orphan-title::100%25 wrong%0Areally"
-    assert summary.startswith("::error::0 file(s)")
+    assert summary.startswith("::error::0 files")
     assert Report().render("github").startswith("::notice::")

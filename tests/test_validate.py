@@ -58,7 +58,7 @@ def test_broken_dump_fails_naming_file_line_and_rule(name: str) -> None:
 def test_tolerated_variation_passes(name: str) -> None:
     code, output = validate(str(CORPUS / name))
     assert code == 0, output
-    assert "0 problem(s)" in output
+    assert "0 problems" in output
 
 
 def test_conflicting_duplicate_across_dumps_names_both_places() -> None:
@@ -71,7 +71,7 @@ def test_conflicting_duplicate_across_dumps_names_both_places() -> None:
 def test_all_problems_of_many_files_are_reported_in_one_run() -> None:
     code, output = validate(*(str(CORPUS / name) for name in sorted(BROKEN)))
     assert code == 1
-    assert f"{len(BROKEN)} problem(s)" in output.splitlines()[-1]
+    assert f"{len(BROKEN)} problems" in output.splitlines()[-1]
 
 
 def test_a_10_mb_single_line_is_rejected_in_seconds(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_github_format_prints_workflow_commands() -> None:
     assert code == 1
     first, last = output.splitlines()[0], output.splitlines()[-1]
     assert first.startswith(f"::error file={path},line=5,title=orphan-title::title has no abstract")
-    assert last.startswith("::error::1 file(s)")
+    assert last.startswith("::error::1 file, ")
 
 
 def test_header_and_footer_lines_are_never_papers_read() -> None:
@@ -125,7 +125,7 @@ def test_odd_paths_among_dumps_are_problems_in_text(odd_folder: Path) -> None:
     assert code == 1
     for name, rule in ODD:
         assert f"{odd_folder / name}: [{rule}]" in output
-    assert output.splitlines()[-1].startswith("2 file(s),")  # good.txt and UPPER.TXT were read
+    assert output.splitlines()[-1].startswith("2 files,")  # good.txt and UPPER.TXT were read
     assert "Traceback" not in output and "notes.md" not in output
 
 
