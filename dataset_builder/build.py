@@ -106,7 +106,6 @@ class _Policy:
 @dataclass
 class _Scan:
     report: Report
-    keys: list[dedup.FileKeys]
     plan: dedup.Plan
 
 
@@ -323,7 +322,7 @@ def _scan(
         summary.near_duplicates = near_duplicates[summary.name]
         summary.rejected += conflicts[summary.path]
     report.problems.extend(_assign_splits(report.files))
-    return _Scan(report, keys, plan)
+    return _Scan(report, plan)  # not the keys: their signatures and titles can go before pass 2
 
 
 def _assign_splits(files: Sequence[FileSummary]) -> list[Problem]:

@@ -308,8 +308,12 @@ def _near(
     if not any(f.signatures for f in files):
         return
     distinct = np.flatnonzero(keep)
-    signatures = np.concatenate([s for f in files for s in f.signatures])[distinct]
-    texts = pa.chunked_array([t for f in files for t in f.title_texts], pa.string()).take(pa.array(distinct))
+    # The distinct papers' rows only, batch by batch: no copy of every paper's signature first.
+    batches = [(s, t) for f in files for s, t in zip(f.signatures, f.title_texts, strict=True)]
+    masks = np.split(keep, np.cumsum([len(s) for s, _ in batches])[:-1])
+    signatures = np.concatenate([s[mask] for (s, _), mask in zip(batches, masks, strict=True)])
+    chosen = [t.filter(pa.array(mask)) for (_, t), mask in zip(batches, masks, strict=True)]
+    texts = pa.chunked_array(chosen, pa.string())
     kept_as: dict[int, int] = {}  # a removed paper -> the kept paper it was folded into
     for pair in neardup.find_pairs(signatures, texts):
         earlier, later = int(distinct[pair.earlier]), int(distinct[pair.later])
