@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -194,6 +194,17 @@ class FilePlan:
     def kept(self) -> int:
         return int(self.keep.sum())
 
+    def add_also_in(self, position: int, names: Iterable[str]) -> None:
+        """The kept paper at `position` was also read in these dumps: each listed once, never this dump
+        itself, in file-name order (which is input order); no entry when none is left."""
+        repeats = self.also_in.setdefault(position, [])
+        for name in names:
+            if name != self.name and name not in repeats:
+                repeats.append(name)
+        repeats.sort()
+        if not repeats:
+            del self.also_in[position]
+
 
 @dataclass
 class Plan:
@@ -226,7 +237,7 @@ def plan(
 
     duplicates: list[Duplicate] = []
     conflicts: list[Problem] = []
-    also_in: list[dict[int, list[str]]] = [{} for _ in files]
+    plans = [FilePlan(f.name, keep[offsets[i] : offsets[i + 1]], {}) for i, f in enumerate(files)]
     # first occurrence -> the later occurrences with another abstract, in (file, line) order
     revised: dict[int, list[int]] = {}
     for index in np.flatnonzero(~keep).tolist():
@@ -253,11 +264,7 @@ def plan(
             duplicates.append(
                 Duplicate(here.name, line, paper_id(int(titles[index])), there.name, origin_line)
             )
-        if here_file != origin_file:
-            repeats = also_in[origin_file].setdefault(origin_position, [])
-            if here.name not in repeats:
-                repeats.append(here.name)
-    plans = [FilePlan(f.name, keep[offsets[i] : offsets[i + 1]], also_in[i]) for i, f in enumerate(files)]
+        plans[origin_file].add_also_in(origin_position, [here.name])
     result = Plan(plans, duplicates, conflicts)
 
     def place(index: int) -> Place:
@@ -329,13 +336,7 @@ def _near(
             )
             # The kept paper is now also in the removed one's file and in every file that repeated it.
             moved = result.files[here_file].also_in.pop(later - int(offsets[here_file]), [])
-            repeats = result.files[target_file].also_in.setdefault(target - int(offsets[target_file]), [])
-            for name in [here.file, *moved]:
-                if name != there.file and name not in repeats:
-                    repeats.append(name)
-            repeats.sort()  # file-name order is input order
-            if not repeats:
-                del result.files[target_file].also_in[target - int(offsets[target_file])]
+            result.files[target_file].add_also_in(target - int(offsets[target_file]), [here.file, *moved])
         result.near_duplicates.append(
             NearDuplicate(
                 place(later),
