@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from neardup_corpus import generate  # noqa: E402
 
-from dataset_builder import dedup, neardup  # noqa: E402
+from dataset_builder import keys, neardup  # noqa: E402
 from dataset_builder.parse import parse  # noqa: E402
 from dataset_builder.read import read_dump  # noqa: E402
 from dataset_builder.records import Paper  # noqa: E402
@@ -53,7 +53,7 @@ def quality() -> None:
         pairs = np.array(sorted(corpus.pairs(kind)))
         a = neardup.abstract_similarity(sigs[pairs[:, 0]], sigs[pairs[:, 1]])
         t = [
-            neardup.title_similarity(dedup.title_key(corpus.titles[i]), dedup.title_key(corpus.titles[j]))
+            neardup.title_similarity(keys.title_key(corpus.titles[i]), keys.title_key(corpus.titles[j]))
             for i, j in pairs.tolist()
         ]
         print(
@@ -71,8 +71,8 @@ def real_dumps() -> None:
     abstracts: list[str] = []
     for path in sorted((ROOT / "dumps").glob("*.txt")):
         for item in parse(read_dump(path), str(path)):
-            if isinstance(item, Paper) and dedup.title_key(item.title) not in seen:
-                seen[dedup.title_key(item.title)] = len(titles)
+            if isinstance(item, Paper) and keys.title_key(item.title) not in seen:
+                seen[keys.title_key(item.title)] = len(titles)
                 titles.append(item.title)
                 abstracts.append(item.abstract)
     sigs = neardup.signatures(abstracts)
@@ -84,7 +84,7 @@ def real_dumps() -> None:
     candidates = {tuple(pair) for pair in neardup.candidates(sigs).tolist()}
     for k in np.argsort(-scores, kind="stable")[:5].tolist():
         i, j = int(first[k]), int(second[k])
-        t = neardup.title_similarity(dedup.title_key(titles[i]), dedup.title_key(titles[j]))
+        t = neardup.title_similarity(keys.title_key(titles[i]), keys.title_key(titles[j]))
         print(
             f"  abstract {scores[k]:.2f} title {t:.2f} candidate {(i, j) in candidates}: "
             f"{titles[i]!r} / {titles[j]!r}"

@@ -8,11 +8,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from dataset_builder.records import DatasetError, InvalidInput, Paper, Problem, PublishError
+from dataset_builder.errors import DatasetError, InvalidInput, PublishError
+from dataset_builder.records import Paper, Problem
 
 if TYPE_CHECKING:
     from dataset_builder.build import BuildResult, build, find_dumps, validate_dumps
-    from dataset_builder.publish import PublishResult, publish
+    from dataset_builder.hub.publish import PublishResult, publish
     from dataset_builder.report import Report
     from dataset_builder.verify import verify_dist
 
@@ -22,8 +23,8 @@ _LAZY = {
     "build": "build",
     "find_dumps": "build",
     "validate_dumps": "build",
-    "PublishResult": "publish",
-    "publish": "publish",
+    "PublishResult": "hub.publish",
+    "publish": "hub.publish",
     "Report": "report",
     "verify_dist": "verify",
 }

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import textwrap
 import threading
@@ -25,9 +24,18 @@ from tqdm import tqdm
 
 from dataset_builder import dedup
 from dataset_builder.dedup import ConflictPolicy, NearDuplicatePolicy
+from dataset_builder.errors import DatasetError, InvalidInput
+from dataset_builder.layout import (
+    CARD,
+    DEFAULT_INPUT,
+    DEFAULT_OUT,
+    DEFAULT_REPO_ID,
+    is_valid_split,
+    split_name,
+)
 from dataset_builder.passes import read_abstracts, scan_file, system_memory_pool, write_split
 from dataset_builder.read import dump_paths
-from dataset_builder.records import DatasetError, InvalidInput, Problem
+from dataset_builder.records import Problem
 from dataset_builder.report import FileSummary, Report, counted
 from dataset_builder.schema import paper_schema
 from dataset_builder.settings import Settings
@@ -36,13 +44,10 @@ from dataset_builder.staging import check_replaceable, staging_folder, swap, tar
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INPUT = Path("dumps")
-DEFAULT_OUT = Path("dist")
 # Papers per pandera call, hash call and spill write: large, since each call has a fixed cost (7 ms for
 # pandera), small enough that two threads' batches stay well inside the memory target (with 50,000, a
 # 20k-paper dump was one batch and peak RSS grew 1.5x from 50k to 200k papers).
 DEFAULT_BATCH_SIZE = 10_000
-_SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")  # datasets.splits._split_re
 _SPILL_DIR = ".spill"
 T = TypeVar("T")
 
@@ -90,11 +95,6 @@ def find_dumps(inputs: Iterable[Path]) -> list[Path]:
     if problems:
         raise DatasetError("; ".join(map(str, problems)), file=problems[0].file, rule=problems[0].rule)
     return paths
-
-
-def split_name(file_name: str) -> str:
-    """The split a dump becomes: its file stem, with what a split name cannot hold replaced by `_`."""
-    return re.sub(r"\W+", "_", Path(file_name).stem).strip("_")
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def build(
     looked for (`off`); `settings` give the card's pretty name and license. Raises InvalidInput (with
     the full report) when any dump has a problem; `out` is then untouched.
     """
-    from dataset_builder.card import DEFAULT_REPO_ID, hub_schema, render_card  # imports huggingface_hub
+    from dataset_builder.card import hub_schema, render_card  # imports huggingface_hub
 
     paths, path_problems = dump_paths(inputs)
     check_replaceable(out)
@@ -186,7 +186,7 @@ def build(
             revisions=report.revisions,
             near_duplicates=report.near_duplicates,
         )
-        (staging / "README.md").write_text(card, encoding="utf-8")
+        (staging / CARD).write_text(card, encoding="utf-8")
         swap(staging, target)
     log.info(result.summary())
     return result
@@ -331,7 +331,7 @@ def _assign_splits(files: Sequence[FileSummary]) -> list[Problem]:
     taken: dict[str, str] = {}
     for summary in files:
         name = split_name(summary.name)
-        if not _SPLIT_NAME.match(name) or name == "all":
+        if not is_valid_split(name):
             problems.append(
                 Problem(summary.path, None, "split-name", f"cannot make a split name from {name!r}")
             )

@@ -14,7 +14,8 @@ from importlib.metadata import version
 import pyarrow as pa
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from dataset_builder.dedup import NearDuplicate, Revision
+from dataset_builder.layout import ALL_CONFIG, ALL_SPLIT, DEFAULT_REPO_ID, DISTRIBUTION
+from dataset_builder.records import NearDuplicate, Revision
 from dataset_builder.report import FileSummary
 from dataset_builder.resources import resource
 from dataset_builder.schema import paper_schema
@@ -22,11 +23,6 @@ from dataset_builder.settings import Settings
 from dataset_builder.shards import Shard
 
 TEMPLATE = "cards/README.md.j2"
-DEFAULT_REPO_ID = "ORG/NAME"
-DISTRIBUTION = "daily-papers-builder"  # the name on the package index; the command is `dataset-builder`
-# The second config: every shard as one `train` split, i.e. all distinct papers at once.
-ALL_CONFIG = "all"
-ALL_SPLIT = "train"
 _SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")]
 _SIZE_CATEGORIES += [(1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")]
 

@@ -23,23 +23,14 @@ import click
 
 from dataset_builder.build import DEFAULT_BATCH_SIZE, build, validate_dumps
 from dataset_builder.dedup import CONFLICT_POLICIES, NEAR_DUPLICATE_POLICIES
-from dataset_builder.records import (
-    DatasetError,
-    Interrupted,
-    InvalidInput,
-    Problem,
-    PublishError,
-    hide_passwords,
-)
+from dataset_builder.errors import DatasetError, Interrupted, InvalidInput, PublishError
+from dataset_builder.layout import DEFAULT_REPO_ID, DISTRIBUTION
+from dataset_builder.records import Problem, hide_passwords
 from dataset_builder.report import FORMATS, Report
 from dataset_builder.settings import SETTINGS_FILE, Settings, SettingsError, check_repo_id
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES
 from dataset_builder.staging import stop_on_signals
 
-# Spelled out, not imported from card.py: it imports huggingface_hub, which `build` and `validate` do not
-# need (tests/test_cli.py checks they agree).
-DEFAULT_REPO_ID = "ORG/NAME"
-DISTRIBUTION = "daily-papers-builder"
 # The units `datasets.utils.py_utils.convert_file_size_to_int` reads (tests/test_cli.py checks the two
 # agree): binary ones, then decimal ones, where a lower-case `b` means bits.
 _BINARY_UNITS = {"PIB": 2**50, "TIB": 2**40, "GIB": 2**30, "MIB": 2**20, "KIB": 2**10}
@@ -137,7 +128,7 @@ def _repo_id(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 
 def _tag(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     try:
-        from dataset_builder.release import check_tag  # imports huggingface_hub
+        from dataset_builder.hub.release import check_tag  # imports huggingface_hub
 
         return None if value is None else check_tag(value)
     except DatasetError as e:
@@ -363,8 +354,8 @@ def publish_command(
     from huggingface_hub import get_token
     from huggingface_hub.utils.tqdm import disable_progress_bars
 
-    from dataset_builder.publish import NO_TOKEN, publish
-    from dataset_builder.release import prepare
+    from dataset_builder.hub.publish import NO_TOKEN, publish
+    from dataset_builder.hub.release import prepare
 
     settings = _settings(repo_id=repo_id)
     if settings.repo_id is None:

@@ -10,8 +10,6 @@ appeared, and every revision is reported with where each version came from: noth
 
 from __future__ import annotations
 
-import hashlib
-import unicodedata
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,88 +17,16 @@ from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 import pyarrow as pa
 
-from dataset_builder.records import Problem
+from dataset_builder.keys import paper_id
+from dataset_builder.records import Duplicate, NearDuplicate, Place, Problem, Revision
 
 ConflictPolicy = Literal["error", "first", "last"]
 CONFLICT_POLICIES: tuple[str, ...] = get_args(ConflictPolicy)
 # Near-duplicates (neardup.py): reported and kept (`warn`), removed like duplicates, or not looked for.
 NearDuplicatePolicy = Literal["warn", "remove", "off"]
 NEAR_DUPLICATE_POLICIES: tuple[str, ...] = get_args(NearDuplicatePolicy)
-
-# White space that collapsing changes: a run of two or more, or one that is not a plain space.
-_SPACES = r"\s\s+|[^\S ]"
-
-
-def title_key(title: str) -> str:
-    """The normalized form two titles must share to be the same paper."""
-    if _plain(title):  # NFKC is the identity on ASCII, casefold is lower
-        return title.lower()
-    return " ".join(unicodedata.normalize("NFKC", title).casefold().split())
-
-
-def _plain(text: str) -> bool:
-    """ASCII with single spaces only: collapsing white space would not change it.
-
-    (read.py has already removed control characters and surrounding white space.)
-    """
-    return text.isascii() and "  " not in text and "\t" not in text
-
-
-def _hash64(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
-
-
-def title_hash(title: str) -> int:
-    """64-bit hash of the normalized title; `paper_id` is its 16-digit hex form."""
-    return _hash64(title_key(title))
-
-
-def title_hashes(titles: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
-    """`title_hash` of every title of a batch: keys in bulk (lower-casing is the key of plain ASCII,
-    the others take `title_key`), then blake2b in one tight loop. polars-hash has no blake2b, and
-    `paper_id` must not change, so blake2b stays."""
-    series = pl.Series(titles, dtype=pl.String)
-    plain = (series.str.len_bytes() == series.str.len_chars()) & ~series.str.contains("  ", literal=True)
-    plain = plain & ~series.str.contains("\t", literal=True)
-    keys = series.str.to_lowercase()
-    if not plain.all():
-        odd = (~plain).arg_true()
-        keys = keys.scatter(odd, [title_key(t) for t in series.gather(odd).to_list()])
-    blake2b = hashlib.blake2b
-    encoded = keys.cast(pl.Binary).to_list()
-    digests = b"".join([blake2b(key, digest_size=8).digest() for key in encoded])
-    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
-
-
-def paper_ids(hashes: npt.NDArray[np.uint64]) -> pa.Array:
-    """`paper_id` of every hash, as a string array (16 hex digits, the big-endian bytes)."""
-    raw = pa.py_buffer(hashes.astype(">u8").tobytes())
-    binary = pa.FixedSizeBinaryArray.from_buffers(pa.binary(8), len(hashes), [None, raw])
-    hexed = pl.Series(binary.cast(pa.binary())).bin.encode("hex")
-    return hexed.to_arrow().cast(pa.string())
-
-
-def paper_id(key_hash: int) -> str:
-    """The stable identifier of a paper: the same title gives the same id on every build and machine."""
-    return f"{key_hash:016x}"
-
-
-def abstract_hashes(abstracts: pa.Array | pa.ChunkedArray | Sequence[str]) -> npt.NDArray[np.uint64]:
-    """64-bit hashes of abstracts with runs of white space collapsed, to tell repeats from conflicts.
-
-    They are compared only within one build, whose processes all run the same polars, so polars'
-    vectorized hash serves here; `paper_id`, which must not change across versions, uses blake2b.
-    """
-    series = pl.Series(abstracts, dtype=pl.String)
-    # Cheap literal tests pass over plain ASCII abstracts; only the others go through the regex.
-    maybe = series.str.contains("  ", literal=True) | series.str.contains("\t", literal=True)
-    maybe = maybe | (series.str.len_bytes() != series.str.len_chars())
-    if maybe.any():
-        series = series.scatter(maybe.arg_true(), series.filter(maybe).str.replace_all(_SPACES, " "))
-    return series.hash(seed=0).to_numpy()
 
 
 @dataclass
@@ -134,50 +60,6 @@ class FileKeys:
         """Record the same batch's abstract signatures and titles, to look for near-duplicates."""
         self.signatures.append(signatures)
         self.title_texts.append(titles)
-
-
-@dataclass(frozen=True, slots=True)
-class Duplicate:
-    """A removed paper and the kept first occurrence it repeats."""
-
-    file: str
-    line: int
-    paper_id: str
-    first_file: str
-    first_line: int
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """Where one version of a paper was read: file name, path as given, title line."""
-
-    file: str
-    path: str
-    line: int
-
-
-@dataclass(frozen=True)
-class Revision:
-    """A paper read with more than one abstract: every distinct version, first place first, and the one
-    the dataset holds (`kept`). The row stays at `versions[0]`."""
-
-    paper_id: str
-    versions: tuple[Place, ...]
-    kept: Place
-    policy: str
-
-
-@dataclass(frozen=True)
-class NearDuplicate:
-    """A paper whose title and abstract are close to an earlier, different paper's (neardup.py)."""
-
-    later: Place
-    first: Place
-    paper_id: str
-    first_paper_id: str
-    title_similarity: float
-    abstract_similarity: float
-    removed: bool
 
 
 @dataclass

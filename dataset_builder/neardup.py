@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow as pa
 from rapidfuzz.distance import Indel
 
-from dataset_builder.dedup import title_key
+from dataset_builder.keys import title_key
 
 SIGNATURE_SIZE = 32  # K: one-permutation bins a signature holds
 SHINGLE_WORDS = 3  # words per shingle (the mixing in `signatures` is written for three)

@@ -20,9 +20,11 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from dataset_builder import dedup, neardup
+from dataset_builder.errors import DatasetError
 from dataset_builder.fastparse import Chunk, Papers, parse_dump
+from dataset_builder.keys import abstract_hashes, paper_ids, title_hashes
 from dataset_builder.read import sha256_of
-from dataset_builder.records import DatasetError, Paper, Problem
+from dataset_builder.records import Paper, Problem
 from dataset_builder.report import FileSummary
 from dataset_builder.schema import check, paper_schema
 from dataset_builder.shards import Shard, SplitWriter
@@ -113,8 +115,8 @@ def scan_file(
             summary.read += len(batch.lines) + lost
             summary.rejected += lost
             if len(batch.lines):
-                hashes = dedup.title_hashes(batch.titles)
-                table = _table(batch, dedup.paper_ids(hashes), path.name)
+                hashes = title_hashes(batch.titles)
+                table = _table(batch, paper_ids(hashes), path.name)
                 invalid = check(table, shown)
                 found.extend(_at_abstract_lines(invalid, batch))
                 bad_lines = {p.line for p in invalid if p.line is not None}
@@ -123,7 +125,7 @@ def scan_file(
                 if bad_lines:
                     good = ~np.isin(lines, np.array(sorted(bad_lines), dtype=np.int64))
                     table, hashes, lines = table.filter(pa.array(good)), hashes[good], lines[good]
-                keys.add(hashes, dedup.abstract_hashes(table["abstract"]), lines)
+                keys.add(hashes, abstract_hashes(table["abstract"]), lines)
                 if near:
                     abstracts = table["abstract"].combine_chunks()
                     keys.add_near(neardup.signatures(abstracts), table["title"].combine_chunks())

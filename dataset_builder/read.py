@@ -20,7 +20,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from dataset_builder.records import DatasetError, Line, Problem
+from dataset_builder.errors import DatasetError
+from dataset_builder.records import Line, Problem
 
 # Far above the longest abstract the schema allows (10,000 characters): a longer line is not a dump
 # line. Only its start is kept, so a huge single-line file stays cheap.

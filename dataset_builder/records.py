@@ -1,14 +1,11 @@
-"""The types every stage shares: lines, papers, problems, and the library's exceptions."""
+"""The types every stage shares: lines, papers, problems, places, duplicates, revisions, near-duplicates.
+
+Nothing here imports another module of the package."""
 
 from __future__ import annotations
 
 import re
-import signal
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from dataset_builder.report import Report
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,45 +73,45 @@ def hide_passwords(text: str) -> str:
     return _USERINFO.sub("***@", text)
 
 
-# The YAML key of the card's provenance block (card.provenance): only this tool writes it, so a folder
-# whose card has it is a build (staging.check_replaceable).
-PROVENANCE_KEY = "dataset_builder"
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A removed paper and the kept first occurrence it repeats."""
+
+    file: str
+    line: int
+    paper_id: str
+    first_file: str
+    first_line: int
 
 
-class DatasetError(Exception):
-    """A run failed; the message says what to do about it.
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where one version of a paper was read: file name, path as given, title line."""
 
-    `file` and `rule` place it like a Problem when it is about one path (`--format json` shows it so).
-    """
-
-    def __init__(self, message: str, *, file: str = "", rule: str = "refused") -> None:
-        super().__init__(message)
-        self.file = file
-        self.rule = rule
+    file: str
+    path: str
+    line: int
 
 
-class InvalidInput(DatasetError):
-    """The dumps have problems; `report` lists every one of them."""
+@dataclass(frozen=True)
+class Revision:
+    """A paper read with more than one abstract: every distinct version, first place first, and the one
+    the dataset holds (`kept`). The row stays at `versions[0]`."""
 
-    def __init__(self, report: Report) -> None:
-        self.report = report
-        count = len(report.problems)
-        super().__init__(f"{count} problem{'' if count == 1 else 's'} in the input; nothing was written")
-
-
-class PublishError(DatasetError):
-    """Publishing to the Hub failed; the repository was left as it was."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, rule="publish-failed")
+    paper_id: str
+    versions: tuple[Place, ...]
+    kept: Place
+    policy: str
 
 
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM stopped the run. A KeyboardInterrupt, so every `except Exception` lets it
-    through and every clean-up on the way out runs; `completed` is True when it came after the new
-    build was already in place."""
+@dataclass(frozen=True)
+class NearDuplicate:
+    """A paper whose title and abstract are close to an earlier, different paper's (neardup.py)."""
 
-    def __init__(self, signum: int, completed: bool = False) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-        self.completed = completed
+    later: Place
+    first: Place
+    paper_id: str
+    first_paper_id: str
+    title_similarity: float
+    abstract_similarity: float
+    removed: bool

@@ -10,8 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataset_builder.dedup import Duplicate, NearDuplicate, Place, Revision
-from dataset_builder.records import Problem, shorten
+from dataset_builder.records import Duplicate, NearDuplicate, Place, Problem, Revision, shorten
 
 REPORT_VERSION = 1
 FORMATS = ("text", "json", "github")

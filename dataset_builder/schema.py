@@ -16,7 +16,8 @@ import polars as pl
 import pyarrow as pa
 import yaml
 
-from dataset_builder.records import DatasetError, Problem
+from dataset_builder.errors import DatasetError
+from dataset_builder.records import Problem
 from dataset_builder.resources import resource
 
 SCHEMA_PATH = "schemas/paper.yaml"

@@ -31,7 +31,7 @@ from dataset_builder.dedup import (
     ConflictPolicy,
     NearDuplicatePolicy,
 )
-from dataset_builder.records import DatasetError
+from dataset_builder.errors import DatasetError
 
 SETTINGS_FILE = "dataset-builder.toml"
 PYPROJECT = "pyproject.toml"

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from dataset_builder.layout import SHARD_DIR, shard_path
 from dataset_builder.read import sha256_of
 
 # push_to_hub's defaults (datasets.config): 500 MB shards, content-defined chunking so that the Hub's
@@ -25,14 +26,8 @@ DEFAULT_MAX_SHARD_BYTES = 500 * 1000 * 1000
 CDC_OPTIONS = {"min_chunk_size": 256 * 1024, "max_chunk_size": 1024 * 1024, "norm_level": 0}
 # Row groups far below the dataset viewer's limit: a viewer page reads one row group.
 ROW_GROUP_BYTES = 16 * 1024 * 1024
-SHARD_DIR = "data"
 _LONG_TEXT = {"title", "abstract"}
 _FOOTER_PER_GROUP_GUESS = 2048
-
-
-def shard_path(split: str, index: int, count: int) -> str:
-    """`data/{split}-{index:05d}-of-{count:05d}.parquet`, relative to the dataset root."""
-    return f"{SHARD_DIR}/{split}-{index:05d}-of-{count:05d}.parquet"
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,11 @@ from pathlib import Path
 
 import yaml
 
-from dataset_builder.records import PROVENANCE_KEY, DatasetError, Interrupted
-from dataset_builder.shards import SHARD_DIR
+from dataset_builder.errors import DatasetError, Interrupted
+from dataset_builder.layout import CARD, PROVENANCE_KEY, SHARD_DIR
 
 log = logging.getLogger(__name__)
 
-CARD = "README.md"
 _OWNER = re.compile(r"-build-(\d+)-")
 _STOPS = (signal.SIGINT, signal.SIGTERM)
 

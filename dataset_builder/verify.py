@@ -16,13 +16,13 @@ from huggingface_hub import DatasetCard
 from tqdm import tqdm
 
 from dataset_builder.card import features_yaml, hub_schema
+from dataset_builder.errors import DatasetError
+from dataset_builder.layout import CARD, PROVENANCE_KEY, SHARD_DIR, shard_path
 from dataset_builder.read import sha256_of
-from dataset_builder.records import PROVENANCE_KEY, DatasetError, Problem
+from dataset_builder.records import Problem
 from dataset_builder.report import FileSummary, Report
 from dataset_builder.schema import check, paper_schema
-from dataset_builder.shards import SHARD_DIR, shard_path
 
-CARD = "README.md"
 _READ_ROWS = 10_000
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from dataset_builder.dedup import title_key
+from dataset_builder.keys import title_key
 
 OPENINGS = [
     "In this paper, we propose {a}, a novel {b} for {c}.",

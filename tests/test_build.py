@@ -10,8 +10,9 @@ import datasets
 import pytest
 from conftest import DUMPS, ROOT, SPLIT_ROWS, WriteDump, abstract
 
-from dataset_builder.build import BuildResult, build, find_dumps, split_name
-from dataset_builder.records import DatasetError, InvalidInput
+from dataset_builder.build import BuildResult, build, find_dumps
+from dataset_builder.errors import DatasetError, InvalidInput
+from dataset_builder.layout import split_name
 
 
 def tree(root: Path) -> dict[str, bytes]:

@@ -15,10 +15,9 @@ from click.testing import CliRunner
 from conftest import DUMPS, PYTHON, ROOT, WriteDump, abstract, hub_env
 from hub_server import HubServer
 
-from dataset_builder import card
 from dataset_builder import cli as cli_module
 from dataset_builder.build import BuildResult
-from dataset_builder.cli import DEFAULT_REPO_ID, DISTRIBUTION, cli, parse_size
+from dataset_builder.cli import cli, parse_size
 
 
 def test_build_writes_dist_and_prints_a_summary(tmp_path: Path) -> None:
@@ -245,4 +244,3 @@ def test_validate_imports_neither_datasets_nor_huggingface_hub() -> None:
     code += "print(sorted({m.split('.')[0] for m in sys.modules} & {'datasets', 'huggingface_hub'}))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
-    assert (DEFAULT_REPO_ID, DISTRIBUTION) == (card.DEFAULT_REPO_ID, card.DISTRIBUTION)

@@ -6,12 +6,11 @@ import hashlib
 
 import pyarrow as pa
 
-from dataset_builder.dedup import (
-    FileKeys,
+from dataset_builder.dedup import FileKeys, plan
+from dataset_builder.keys import (
     abstract_hashes,
     paper_id,
     paper_ids,
-    plan,
     title_hash,
     title_hashes,
     title_key,

@@ -10,8 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataset_builder.card import hub_schema
+from dataset_builder.layout import shard_path
 from dataset_builder.schema import paper_schema
-from dataset_builder.shards import CDC_OPTIONS, SplitWriter, shard_path
+from dataset_builder.shards import CDC_OPTIONS, SplitWriter
 
 
 def rows(count: int) -> pa.Table:

@@ -19,13 +19,12 @@ import jinja2
 from huggingface_hub import DatasetCard
 
 from dataset_builder.build import build, find_dumps
-from dataset_builder.card import DEFAULT_REPO_ID
-from dataset_builder.changes import Changes
+from dataset_builder.errors import DatasetError, PublishError
+from dataset_builder.hub.changes import Changes
+from dataset_builder.layout import CARD, DEFAULT_REPO_ID, PROVENANCE_KEY
 from dataset_builder.read import sha256_of
-from dataset_builder.records import PROVENANCE_KEY, DatasetError, PublishError
 from dataset_builder.resources import resource
 from dataset_builder.settings import Settings
-from dataset_builder.verify import CARD
 
 TEMPLATE = "cards/release.md.j2"
 # Semantic versions with a leading v, as tags: v1.2.3, v1.2.3-rc.1

@@ -15,11 +15,10 @@ from huggingface_hub import DatasetCard, HfApi, HfFileSystem
 from huggingface_hub.errors import EntryNotFoundError
 from huggingface_hub.hf_api import RepoSibling
 
-from dataset_builder.changes import Changes, Papers, diff, merge, read_papers, shard_splits
-from dataset_builder.records import PublishError
-from dataset_builder.release import metadata
-from dataset_builder.shards import SHARD_DIR
-from dataset_builder.verify import CARD
+from dataset_builder.errors import PublishError
+from dataset_builder.hub.changes import Changes, Papers, diff, merge, read_papers, shard_splits
+from dataset_builder.hub.release import metadata
+from dataset_builder.layout import CARD, SHARD_DIR
 
 
 def hashes(siblings: list[RepoSibling]) -> dict[str, str]:

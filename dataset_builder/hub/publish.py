@@ -19,9 +19,9 @@ import httpx2
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
-from dataset_builder.changes import Changes
-from dataset_builder.records import DatasetError, InvalidInput, PublishError, hide_passwords
-from dataset_builder.release import (
+from dataset_builder.errors import DatasetError, InvalidInput, PublishError
+from dataset_builder.hub.changes import Changes
+from dataset_builder.hub.release import (
     check_tag,
     compose_card,
     history,
@@ -31,10 +31,11 @@ from dataset_builder.release import (
     removal_refusal,
     stale,
 )
-from dataset_builder.remote import git_blob_id, hashes, open_pr_with, remote_card, remote_changes
+from dataset_builder.hub.remote import git_blob_id, hashes, open_pr_with, remote_card, remote_changes
+from dataset_builder.layout import CARD, SHARD_DIR
+from dataset_builder.records import hide_passwords
 from dataset_builder.settings import check_repo_id
-from dataset_builder.shards import SHARD_DIR
-from dataset_builder.verify import CARD, verify_dist
+from dataset_builder.verify import verify_dist
 
 Action = Literal["add", "update", "delete"]
 NO_TOKEN = "no Hugging Face token found: set HF_TOKEN or run `hf auth login`"

@@ -1,0 +1,89 @@
+"""Keys of papers: the normalized title two papers must share to be one, its hash (`paper_id`), and the
+hash of an abstract that tells a repeat from a revision.
+
+Papers are keyed by a 64-bit hash of their normalized title (NFKC, case-folded, white space collapsed), so
+a dedup index costs 16 bytes a paper however long the text is; the same hash, in hex, is the `paper_id`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
+
+# White space that collapsing changes: a run of two or more, or one that is not a plain space.
+_SPACES = r"\s\s+|[^\S ]"
+
+
+def title_key(title: str) -> str:
+    """The normalized form two titles must share to be the same paper."""
+    if _plain(title):  # NFKC is the identity on ASCII, casefold is lower
+        return title.lower()
+    return " ".join(unicodedata.normalize("NFKC", title).casefold().split())
+
+
+def _plain(text: str) -> bool:
+    """ASCII with single spaces only: collapsing white space would not change it.
+
+    (read.py has already removed control characters and surrounding white space.)
+    """
+    return text.isascii() and "  " not in text and "\t" not in text
+
+
+def _hash64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def title_hash(title: str) -> int:
+    """64-bit hash of the normalized title; `paper_id` is its 16-digit hex form."""
+    return _hash64(title_key(title))
+
+
+def title_hashes(titles: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
+    """`title_hash` of every title of a batch: keys in bulk (lower-casing is the key of plain ASCII,
+    the others take `title_key`), then blake2b in one tight loop. polars-hash has no blake2b, and
+    `paper_id` must not change, so blake2b stays."""
+    series = pl.Series(titles, dtype=pl.String)
+    plain = (series.str.len_bytes() == series.str.len_chars()) & ~series.str.contains("  ", literal=True)
+    plain = plain & ~series.str.contains("\t", literal=True)
+    keys = series.str.to_lowercase()
+    if not plain.all():
+        odd = (~plain).arg_true()
+        keys = keys.scatter(odd, [title_key(t) for t in series.gather(odd).to_list()])
+    blake2b = hashlib.blake2b
+    encoded = keys.cast(pl.Binary).to_list()
+    digests = b"".join([blake2b(key, digest_size=8).digest() for key in encoded])
+    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
+
+
+def paper_ids(hashes: npt.NDArray[np.uint64]) -> pa.Array:
+    """`paper_id` of every hash, as a string array (16 hex digits, the big-endian bytes)."""
+    raw = pa.py_buffer(hashes.astype(">u8").tobytes())
+    binary = pa.FixedSizeBinaryArray.from_buffers(pa.binary(8), len(hashes), [None, raw])
+    hexed = pl.Series(binary.cast(pa.binary())).bin.encode("hex")
+    return hexed.to_arrow().cast(pa.string())
+
+
+def paper_id(key_hash: int) -> str:
+    """The stable identifier of a paper: the same title gives the same id on every build and machine."""
+    return f"{key_hash:016x}"
+
+
+def abstract_hashes(abstracts: pa.Array | pa.ChunkedArray | Sequence[str]) -> npt.NDArray[np.uint64]:
+    """64-bit hashes of abstracts with runs of white space collapsed, to tell repeats from conflicts.
+
+    They are compared only within one build, whose processes all run the same polars, so polars'
+    vectorized hash serves here; `paper_id`, which must not change across versions, uses blake2b.
+    """
+    series = pl.Series(abstracts, dtype=pl.String)
+    # Cheap literal tests pass over plain ASCII abstracts; only the others go through the regex.
+    maybe = series.str.contains("  ", literal=True) | series.str.contains("\t", literal=True)
+    maybe = maybe | (series.str.len_bytes() != series.str.len_chars())
+    if maybe.any():
+        series = series.scatter(maybe.arg_true(), series.filter(maybe).str.replace_all(_SPACES, " "))
+    return series.hash(seed=0).to_numpy()

@@ -1,0 +1,43 @@
+"""Facts about a built dataset folder and the project around it, each written once.
+
+Every module that names the card, a shard path, a split, the provenance key, the default repository id or
+the distribution takes it from here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePath
+
+DISTRIBUTION = "daily-papers-builder"  # the name on the package index; the command is `dataset-builder`
+DEFAULT_REPO_ID = "ORG/NAME"  # the placeholder the card's snippets show until a repository is named
+DEFAULT_INPUT = Path("dumps")
+DEFAULT_OUT = Path("dist")
+
+CARD = "README.md"  # the dataset card, at the root of a build and of the Hub repository
+SHARD_DIR = "data"
+# The YAML key of the card's provenance block: only this tool writes it, so a folder whose card has it
+# is a build (staging.check_replaceable).
+PROVENANCE_KEY = "dataset_builder"
+# The second config: every shard as one `train` split, i.e. all distinct papers at once.
+ALL_CONFIG = "all"
+ALL_SPLIT = "train"
+
+# datasets.splits._split_re; `all` is a keyword `datasets` refuses as a split name, in any letter case.
+_SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
+RESERVED_SPLITS = frozenset({"all"})
+
+
+def shard_path(split: str, index: int, count: int) -> str:
+    """`data/{split}-{index:05d}-of-{count:05d}.parquet`, relative to the dataset root."""
+    return f"{SHARD_DIR}/{split}-{index:05d}-of-{count:05d}.parquet"
+
+
+def split_name(file_name: str) -> str:
+    """The split a dump becomes: its file stem, with what a split name cannot hold replaced by `_`."""
+    return re.sub(r"\W+", "_", PurePath(file_name).stem).strip("_")
+
+
+def is_valid_split(name: str) -> bool:
+    """True when `datasets` accepts `name` as a split name."""
+    return bool(_SPLIT_NAME.match(name)) and name.casefold() not in RESERVED_SPLITS
