@@ -147,7 +147,7 @@ def _tree_rss(pid: int) -> int:
 
 
 def _build(dumps: Path, out: Path, workers: int | None) -> int:
-    from dataset_builder.build import build
+    from dataset_builder.pipeline import build
 
     result = build([dumps], out, workers=workers)
     return result.report.total("read")
@@ -228,7 +228,7 @@ RUNNERS = {
 
 def _rebuild_reuse(data: Path, size: int, files: int) -> dict[str, float]:
     """Build all dumps but the last, then all of them: how much of the first build's shards survive."""
-    from dataset_builder.build import build
+    from dataset_builder.pipeline import build
 
     dumps = data / f"dumps-{size}"
     if not dumps.exists():

@@ -12,17 +12,17 @@ from dataset_builder.errors import DatasetError, InvalidInput, PublishError
 from dataset_builder.records import Paper, Problem
 
 if TYPE_CHECKING:
-    from dataset_builder.build import BuildResult, build, find_dumps, validate_dumps
     from dataset_builder.hub.publish import PublishResult, publish
+    from dataset_builder.pipeline import BuildResult, build, find_dumps, validate_dumps
     from dataset_builder.report import Report
     from dataset_builder.verify import verify_dist
 
 # Imported on first use, so `python -m dataset_builder validate` does not import huggingface_hub.
 _LAZY = {
-    "BuildResult": "build",
-    "build": "build",
-    "find_dumps": "build",
-    "validate_dumps": "build",
+    "BuildResult": "pipeline",
+    "build": "pipeline",
+    "find_dumps": "pipeline",
+    "validate_dumps": "pipeline",
     "PublishResult": "hub.publish",
     "publish": "hub.publish",
     "Report": "report",

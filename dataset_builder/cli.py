@@ -21,10 +21,10 @@ from typing import Any
 
 import click
 
-from dataset_builder.build import DEFAULT_BATCH_SIZE, build, validate_dumps
 from dataset_builder.dedup import CONFLICT_POLICIES, NEAR_DUPLICATE_POLICIES
 from dataset_builder.errors import DatasetError, Interrupted, InvalidInput, PublishError
 from dataset_builder.layout import DEFAULT_REPO_ID, DISTRIBUTION
+from dataset_builder.pipeline import DEFAULT_BATCH_SIZE, build, validate_dumps
 from dataset_builder.records import Problem, hide_passwords
 from dataset_builder.report import FORMATS, Report
 from dataset_builder.settings import SETTINGS_FILE, Settings, SettingsError, check_repo_id

@@ -22,7 +22,7 @@ os.environ.pop("HF_TOKEN", None)
 
 from hub_server import HubServer
 
-from dataset_builder.build import BuildResult, build
+from dataset_builder.pipeline import BuildResult, build
 
 ROOT = Path(__file__).resolve().parent.parent
 DUMPS = ROOT / "dumps"

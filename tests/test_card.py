@@ -6,8 +6,8 @@ import yaml
 from conftest import SPLIT_ROWS
 from huggingface_hub import DatasetCard
 
-from dataset_builder.build import BuildResult
 from dataset_builder.card import dataset_info_yaml, hub_schema, size_category
+from dataset_builder.pipeline import BuildResult
 from dataset_builder.read import sha256_of
 from dataset_builder.schema import paper_schema
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard
 
-from dataset_builder.build import BuildResult
 from dataset_builder.hub.changes import diff, read_papers, shard_splits
 from dataset_builder.hub.release import metadata
+from dataset_builder.pipeline import BuildResult
 
 
 def test_diff_by_paper_id_with_counts_per_split() -> None:

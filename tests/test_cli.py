@@ -16,8 +16,8 @@ from conftest import DUMPS, PYTHON, ROOT, WriteDump, abstract, hub_env
 from hub_server import HubServer
 
 from dataset_builder import cli as cli_module
-from dataset_builder.build import BuildResult
 from dataset_builder.cli import cli, parse_size
+from dataset_builder.pipeline import BuildResult
 
 
 def test_build_writes_dist_and_prints_a_summary(tmp_path: Path) -> None:

@@ -16,9 +16,9 @@ import pytest
 from conftest import DUMPS, PYTHON, SPLIT_ROWS, hub_env
 from hub_server import HubServer
 
-from dataset_builder.build import BuildResult, build
 from dataset_builder.errors import InvalidInput, PublishError
 from dataset_builder.hub.publish import PublishResult, publish
+from dataset_builder.pipeline import BuildResult, build
 
 REPO = "org/papers"
 WRITES = ("POST", "PUT")

@@ -19,11 +19,11 @@ from conftest import DUMPS, PYTHON, SPLIT_ROWS, hub_env
 from hub_server import HubServer
 from huggingface_hub import DatasetCard
 
-from dataset_builder.build import BuildResult, build, find_dumps
 from dataset_builder.cli import cli
 from dataset_builder.errors import DatasetError, PublishError
 from dataset_builder.hub.publish import NO_TOKEN, PublishResult, publish
 from dataset_builder.hub.release import Release, compose_card, history, metadata
+from dataset_builder.pipeline import BuildResult, build, find_dumps
 from dataset_builder.settings import Settings
 from dataset_builder.verify import verify_dist
 

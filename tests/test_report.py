@@ -7,8 +7,8 @@ import json
 from click.testing import CliRunner
 from conftest import DUMPS, WriteDump, abstract
 
-from dataset_builder.build import validate_dumps
 from dataset_builder.cli import cli
+from dataset_builder.pipeline import validate_dumps
 from dataset_builder.records import Problem
 from dataset_builder.report import Report
 

@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import DUMPS, PYTHON, ROOT
 
-from dataset_builder.build import BuildResult, build
 from dataset_builder.cli import cli
 from dataset_builder.errors import DatasetError, Interrupted
+from dataset_builder.pipeline import BuildResult, build
 from dataset_builder.staging import _deferred_stops, remove_dead_stagings, staging_folder, stop_on_signals
 
 

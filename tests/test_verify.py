@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from dataset_builder.build import BuildResult
 from dataset_builder.cli import cli
 from dataset_builder.errors import DatasetError
+from dataset_builder.pipeline import BuildResult
 from dataset_builder.verify import verify_dist
 
 SPLIT = "001_1bef2119a8aaeb71"

@@ -18,10 +18,10 @@ from typing import Any, cast
 import jinja2
 from huggingface_hub import DatasetCard
 
-from dataset_builder.build import build, find_dumps
 from dataset_builder.errors import DatasetError, PublishError
 from dataset_builder.hub.changes import Changes
 from dataset_builder.layout import CARD, DEFAULT_REPO_ID, PROVENANCE_KEY
+from dataset_builder.pipeline import build, find_dumps
 from dataset_builder.read import sha256_of
 from dataset_builder.resources import resource
 from dataset_builder.settings import Settings

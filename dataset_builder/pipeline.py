@@ -1,4 +1,5 @@
-"""The pipeline: read -> parse -> validate -> dedup -> shards -> card, then the swap (staging.py).
+"""The pipeline, the only place that chains the stages: read -> parse -> validate -> dedup -> shards ->
+card, then the swap (staging.py).
 
 `validate_dumps` is the first pass alone. `build` runs it, refuses invalid input, then writes the shards
 from the valid papers the first pass spilled to disk, so memory holds the small dedup index and one

@@ -1,4 +1,4 @@
-"""build.py: the bundled dumps end to end, read back with the real datasets library."""
+"""pipeline.py: the bundled dumps end to end, read back with the real datasets library."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import datasets
 import pytest
 from conftest import DUMPS, ROOT, SPLIT_ROWS, WriteDump, abstract
 
-from dataset_builder.build import BuildResult, build, find_dumps
 from dataset_builder.errors import DatasetError, InvalidInput
 from dataset_builder.layout import split_name
+from dataset_builder.pipeline import BuildResult, build, find_dumps
 
 
 def tree(root: Path) -> dict[str, bytes]:
