@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import goldens
+import pytest
 from conftest import abstract
 
 from dataset_builder.parse import ABSTRACT_MIN_CHARS, TITLE_MAX_CHARS, parse
@@ -220,3 +224,11 @@ def test_papers_record_the_line_of_their_abstract() -> None:
     results = run(["Alpha", abstract("alpha")], blank_lines=True)
     [paper] = [r for r in results if isinstance(r, Paper)]
     assert (paper.line, paper.abstract_line) == (1, 3)
+
+
+@pytest.mark.parametrize(("group", "path"), goldens.inputs(), ids=lambda v: getattr(v, "name", v))
+def test_every_dump_parses_to_its_golden_papers_and_problems(group: str, path: Path) -> None:
+    expected = goldens.load(group, path)
+    assert goldens.records(path) == expected
+    # Pieces small enough that their boundaries fall inside every construct of the small files.
+    assert goldens.records(path, piece_bytes=64 if path.stat().st_size < 50_000 else 4096) == expected
