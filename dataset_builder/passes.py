@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from dataset_builder import dedup, neardup
-from dataset_builder.fastparse import Chunk, Papers, parse_dump
+from dataset_builder.parse import Chunk, Papers, parse_dump
 from dataset_builder.read import sha256_of
 from dataset_builder.records import DatasetError, Paper, Problem
 from dataset_builder.report import FileSummary

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from dataset_builder.fastparse import Papers, parse_dump
+from dataset_builder.parse import Papers, parse_dump
 from dataset_builder.records import Paper, Problem
 
 ROOT = Path(__file__).resolve().parent.parent

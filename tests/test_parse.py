@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import goldens
 import pytest
 from conftest import abstract
 
-from dataset_builder.parse import ABSTRACT_MIN_CHARS, TITLE_MAX_CHARS, parse
-from dataset_builder.records import Line, Paper, Problem
+from dataset_builder.parse import ABSTRACT_MIN_CHARS, TITLE_MAX_CHARS, parse_dump
+from dataset_builder.records import Paper, Problem
 from dataset_builder.schema import paper_schema
 
 
 def run(texts: list[str], blank_lines: bool = False) -> list[Paper | Problem]:
-    """Parse `texts` as consecutive lines (every other line blank with blank_lines, as in 000-002)."""
-    step = 2 if blank_lines else 1
-    lines = [Line("d.txt", 1 + i * step, text) for i, text in enumerate(texts)]
-    return list(parse(lines, "d.txt"))
+    """Parse `texts` as the lines of a dump (every other line blank with blank_lines, as in 000-002)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "d.txt"
+        path.write_text(("\n\n" if blank_lines else "\n").join(texts), encoding="utf-8")
+        return goldens.flatten(parse_dump(path), path.name)
 
 
 def papers(results: list[Paper | Problem]) -> list[tuple[str, int]]:
@@ -103,16 +105,16 @@ def test_stray_ui_line_mid_file_is_reported_without_shifting_records() -> None:
 
 
 def test_header_only_and_empty_input_have_no_papers() -> None:
-    for texts in (["new", "Subscribe", "Daily Papers"], []):
+    for texts in (["new", "Subscribe", "Daily Papers"], ["", "  ", ""]):
         results = run(texts)
         assert problems(results) == [("no-papers", None)]
 
 
-def test_read_problems_pass_through_and_drop_the_pending_title() -> None:
-    bad = Problem("d.txt", 2, "not-utf8", "byte 0xE9 is not UTF-8")
-    items = [Line("d.txt", 1, "Alpha"), bad, Line("d.txt", 3, "Beta"), Line("d.txt", 4, abstract("b"))]
-    results = list(parse(items, "d.txt"))
-    assert results[0] is bad
+def test_read_problems_pass_through_and_drop_the_pending_title(tmp_path: Path) -> None:
+    path = tmp_path / "d.txt"
+    path.write_bytes(b"Alpha\nCaf\xe9\nBeta\n" + abstract("b").encode())
+    results = goldens.flatten(parse_dump(path), path.name)
+    assert problems(results) == [("not-utf8", 2)]
     assert papers(results) == [("Beta", 3)]
 
 
