@@ -36,7 +36,7 @@ _TEXT_BYTES = bytes(b for b in range(128) if (b >= 0x20 and b != 0x7F) or b == 0
 # combining grapheme joiner, zero-width space, non-joiner and joiner, left-to-right and right-to-left
 # marks, the bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), word
 # joiner, the variation selectors (U+FE00-U+FE0F) and BOM / zero-width no-break space.
-INVISIBLE = "\u00ad\u200b\u2060\ufeff\u200e\u200f"
+INVISIBLE = "\u00ad\u034f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufe00-\ufe0f\ufeff"
 _INVISIBLE = re.compile(f"[{INVISIBLE}]")
 # A line is plain when it is printable ASCII without a double space: then cleaning only strips it.
 _NOT_PLAIN = r"[^\x20-\x7e]|  "

@@ -125,6 +125,12 @@ def test_invisible_characters_are_removed_and_white_space_runs_become_one(write_
     ]
 
 
+def test_bidi_controls_joiners_and_variation_selectors_are_removed(write_dump: WriteDump) -> None:
+    invisible = "\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u202e\u200c\u200d\u034f\ufe00\ufe0f"
+    path = write_dump("d.txt", [f"Alpha{invisible} Model", "\u2066Beta\u2069", "\u200d\ufe0f"])
+    assert [line.text for line in lines_of(path) if isinstance(line, Line)] == ["Alpha Model", "Beta"]
+
+
 def test_a_nul_byte_inside_text_is_a_control_char_at_its_line_and_column(write_dump: WriteDump) -> None:
     texts = ["Title one", "An abstract", "Nul\x00 in here", "Last line"]
     results = lines_of(write_dump("nul.txt", texts))
