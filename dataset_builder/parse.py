@@ -254,11 +254,10 @@ def step(state: State, code: Code, following: Code) -> tuple[State, Emit]:
             emit = Emit.BROKEN if state.after_abstract else Emit.ORPHAN_ABSTRACT
             return state._replace(after_abstract=True), emit
         return state._replace(title=True, after_abstract=False), Emit.TITLE
-    # A waiting title meets another title, or a title-sized line that is not running text followed by
-    # an abstract (its own: the waiting title has none).
-    if code in (Code.TITLE, Code.UI, Code.FOOTER) or (
-        code in (Code.MID, Code.PROSE) and following is Code.LONG
-    ):
+    # A waiting title meets another title, or a title-sized line that does not end like a sentence
+    # followed by an abstract-like line, long or short (its own: the waiting title has none). Running
+    # text (PROSE) is the waiting title's abstract, broken: its rest comes next.
+    if code in (Code.TITLE, Code.UI, Code.FOOTER) or (code is Code.MID and following in _ABSTRACT_LIKE):
         return state, Emit.ORPHAN_TITLE
     return state._replace(title=False, after_abstract=True), Emit.PAPER
 
@@ -462,6 +461,9 @@ class _Pairing:
             self.title, self.abstract = None, line
         elif emit is Emit.ORPHAN_TITLE and self.title is not None:
             message = f"title has no abstract: line {line.number} looks like the next title"
+            if kind_code(line.text) is not Code.TITLE:  # long enough to be the start of an abstract
+                following = int(piece.numbers[i + 1])
+                message += f" (or it starts this title's abstract: join lines {line.number} and {following})"
             out.append(self._orphan_title(self.title, message))
             self.title = line
         elif emit in (Emit.ORPHAN_ABSTRACT, Emit.BROKEN):
@@ -478,10 +480,15 @@ class _Pairing:
 
     def _lone_abstract(self, line: Line, previous: Line | None) -> Problem:
         """An abstract-like line where a title is expected: the rest of a broken abstract, or an orphan."""
-        if previous is None or (SENTENCE_END.search(previous.text) and not line.text[0].islower()):
+        if previous is None:
             message = f"abstract-like line ({len(line.text):,} chars) with no title before it"
             return Problem(self.name, line.number, "orphan-abstract", message, value=line.text)
         message = f"the abstract on line {previous.number} seems to continue here; join the two lines"
+        if SENTENCE_END.search(previous.text) and not line.text[0].islower():
+            message = (
+                f"the abstract on line {previous.number} may continue here: join the two lines, or, "
+                "if this is another paper's abstract, add its title above it"
+            )
         return Problem(self.name, line.number, "broken-abstract", message, value=line.text)
 
     def _unglue_subscribe(self, line: Line) -> Line:

@@ -89,9 +89,17 @@ def test_orphan_title_at_end_of_file() -> None:
 
 
 def test_abstract_without_a_title_is_reported() -> None:
+    results = run(["Daily Papers", abstract("nothing") * 3, "Beta", abstract("beta")])
+    assert problems(results) == [("orphan-abstract", 2)]
+    assert papers(results) == [("Beta", 3)]
+
+
+def test_a_complete_abstract_followed_by_another_is_broken_abstract_naming_both_readings() -> None:
     results = run(["Alpha", abstract("alpha"), abstract("nothing") * 3, "Beta", abstract("beta")])
-    assert problems(results) == [("orphan-abstract", 3)]
+    assert problems(results) == [("broken-abstract", 3)]
     assert papers(results) == [("Alpha", 1), ("Beta", 4)]
+    [problem] = [r for r in results if isinstance(r, Problem)]
+    assert "join the two lines, or, if this is another paper's abstract, add its title" in problem.message
 
 
 def test_stray_ui_line_mid_file_is_reported_without_shifting_records() -> None:
@@ -197,10 +205,10 @@ def test_a_date_label_is_never_a_title() -> None:
     assert papers(results) == [("Alpha", 1), ("Beta", 5)]
 
 
-def test_a_lone_short_abstract_is_an_orphan_abstract_not_paired_with_the_next_line() -> None:
+def test_a_lone_short_abstract_is_never_paired_with_the_next_line() -> None:
     lone = "A lone abstract of about a hundred characters that ends with a full stop."
     results = run(["Alpha", abstract("alpha"), lone, "Beta", abstract("beta")])
-    assert problems(results) == [("orphan-abstract", 3)]
+    assert problems(results) == [("broken-abstract", 3)]
     assert papers(results) == [("Alpha", 1), ("Beta", 4)]
 
 
@@ -234,3 +242,48 @@ def test_every_dump_parses_to_its_golden_papers_and_problems(group: str, path: P
     assert goldens.records(path) == expected
     # Pieces small enough that their boundaries fall inside every construct of the small files.
     assert goldens.records(path, piece_bytes=64 if path.stat().st_size < 50_000 else 4096) == expected
+
+
+LONG_ABSTRACT = abstract("breaks") + " " + abstract("more breaks")
+
+
+@pytest.mark.parametrize("cut", [60, 150, 200, 280, 400])
+def test_an_abstract_broken_mid_sentence_is_broken_abstract_whatever_the_length_before_the_break(
+    cut: int,
+) -> None:
+    cut = LONG_ABSTRACT.index(" ", cut)  # between two words, inside a sentence
+    first, rest = LONG_ABSTRACT[:cut], LONG_ABSTRACT[cut + 1 :]
+    assert not first.endswith(".")
+    results = run(["Alpha", first, rest, "Beta", abstract("beta")])
+    assert papers(results) == [("Alpha", 1), ("Beta", 4)]
+    assert problems(results) == [("broken-abstract", 3)]
+    [problem] = [r for r in results if isinstance(r, Problem)]
+    assert problem.message == "the abstract on line 2 seems to continue here; join the two lines"
+
+
+def test_an_abstract_broken_at_a_sentence_end_is_broken_abstract_naming_both_readings() -> None:
+    cut = LONG_ABSTRACT.index(". ", 140) + 1
+    first, rest = LONG_ABSTRACT[:cut], LONG_ABSTRACT[cut + 1 :]
+    assert ABSTRACT_MIN_CHARS < len(first) < TITLE_MAX_CHARS < len(rest)
+    results = run(["Alpha", first, rest, "Beta", abstract("beta")])
+    assert papers(results) == [("Alpha", 1), ("Beta", 4)]
+    assert problems(results) == [("broken-abstract", 3)]
+    [problem] = [r for r in results if isinstance(r, Problem)]
+    assert "may continue here: join the two lines, or," in problem.message
+
+
+def test_a_title_without_abstract_before_a_long_title_with_a_short_abstract_is_an_orphan() -> None:
+    long_title = "A Title Long Enough To Be Taken For A Short Abstract If Read Alone"
+    short = "A short abstract of a little over a hundred characters, which ends as sentences end."
+    assert len(long_title) >= ABSTRACT_MIN_CHARS and len(short) < TITLE_MAX_CHARS
+    results = run(["Alpha", long_title, short, "Gamma", abstract("gamma")])
+    assert problems(results) == [("orphan-title", 1)]
+    assert papers(results) == [(long_title, 2), ("Gamma", 4)]
+    [problem] = [r for r in results if isinstance(r, Problem)]
+    assert "(or it starts this title's abstract: join lines 2 and 3)" in problem.message
+
+
+def test_a_short_title_is_surely_the_next_title_and_the_message_says_one_reading() -> None:
+    results = run(["Alpha", "Beta", abstract("beta")])
+    [problem] = [r for r in results if isinstance(r, Problem)]
+    assert problem.message == "title has no abstract: line 2 looks like the next title"
