@@ -113,13 +113,14 @@ def page_date(label: str) -> datetime.date | None:
     label without a year (`Mar 12`), a day that does not exist, or text that is not a date label."""
     if not is_date_label(label):
         return None
-    numbers = [int(n) for n in re.findall(r"\d+", label)]
+    numbers = re.findall(r"\d+", label)
     word = re.search(r"[a-z]+", label, re.I)
     if word is None:  # 2024-03-12, 2024/03/12
-        year, month, day = numbers
-    elif len(numbers) == 2:
-        month = MONTHS.index(word.group()[:3].lower()) + 1
-        day, year = numbers if numbers[1] > 31 else numbers[::-1]
+        year, month, day = (int(n) for n in numbers)
+    elif len(numbers) == 2:  # a month name, and a day and a year in either order
+        day_digits, year_digits = sorted(numbers, key=len)
+        year, day = int(year_digits), int(day_digits)
+        month = MONTHS.index(word.group().casefold()[:3]) + 1
     else:
         return None
     try:
@@ -263,18 +264,18 @@ def step(state: State, code: Code, following: Code) -> tuple[State, Emit]:
 
 
 # Pairs of codes that `step` pairs as title and abstract from any state in PAIRING, whatever follows,
-# leaving it in a state in PAIRING again (checked over every combination by tests/test_parse.py).
+# leaving it in a state in PAIRING again (checked over every combination by tests/test_parse.py): any
+# title-like line before an abstract-like one, and a title before running text (a short or broken
+# abstract: what follows it is reported on its own).
 PAIRING = frozenset(State(False, False, after, False) for after in (False, True))
+_TITLE_LIKE = (Code.UI, Code.FOOTER, Code.TITLE, Code.MID, Code.PROSE, Code.DOT, Code.LONG)
 PLAIN_PAIRS = frozenset(
-    (title, abstract)
-    for title in (Code.UI, Code.TITLE, Code.MID, Code.PROSE, Code.DOT, Code.LONG)
-    for abstract in _ABSTRACT_LIKE
+    [(title, abstract) for title in _TITLE_LIKE for abstract in _ABSTRACT_LIKE]
+    + [(title, Code.PROSE) for title in (Code.FOOTER, Code.TITLE, Code.MID, Code.PROSE)]
 )
-_FIRST = np.zeros(len(Code), dtype=bool)
-_SECOND = np.zeros(len(Code), dtype=bool)
+_PLAIN = np.zeros((len(Code), len(Code)), dtype=bool)
 for _title, _abstract in PLAIN_PAIRS:
-    _FIRST[_title] = _SECOND[_abstract] = True
-assert len(PLAIN_PAIRS) == _FIRST.sum() * _SECOND.sum()  # a product, so two lookups test a pair
+    _PLAIN[_title, _abstract] = True
 
 
 # --- The production entry point -----------------------------------------------------------------------
@@ -396,11 +397,11 @@ class _Pairing:
 
     def _pair(self, lines: _Lines, ready: int) -> Iterator[Chunk]:
         codes = lines.codes
-        chain = _chain_ends(_FIRST[codes[:-1]] & _SECOND[codes[1:]]) if len(codes) > 1 else codes
+        chain = _chain_ends(_PLAIN[codes[:-1], codes[1:]]) if len(codes) > 1 else codes
         results: list[Paper | Problem] = []
         i = 0
         while i < ready:
-            if self.state in PAIRING and i + 1 < len(codes) and _FIRST[codes[i]] and _SECOND[codes[i + 1]]:
+            if self.state in PAIRING and i + 1 < len(codes) and _PLAIN[codes[i], codes[i + 1]]:
                 end = min(int(chain[i]), ready - (ready - i) % 2)  # whole pairs of ready lines
                 if end > i:
                     if results:
