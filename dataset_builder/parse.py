@@ -168,13 +168,14 @@ _UI_ARRAY = pa.array(sorted(_UI), pa.string())
 _FOOTER_ARRAY = pa.array(sorted(_FOOTER), pa.string())
 
 
-def classify(texts: pa.Array) -> npt.NDArray[np.int8]:
-    """The `Code` of every line of a piece (PROBLEM rows are set by the caller).
+def classify(texts: pa.Array, length: npt.NDArray[np.int32] | None = None) -> npt.NDArray[np.int8]:
+    """The `Code` of every line (PROBLEM rows are set by the caller), given their lengths if known.
 
     Arrow on ASCII lines; the few short non-ASCII lines go through `code_of`, since case folding and
     `\\d` differ between Python and RE2 outside ASCII.
     """
-    length = pc.utf8_length(texts).to_numpy(zero_copy_only=False)
+    if length is None:
+        length = pc.utf8_length(texts).to_numpy(zero_copy_only=False)
     dot = pc.ends_with(texts, ".").to_numpy(zero_copy_only=False)
     codes = np.full(len(texts), Code.MID, dtype=np.int8)
     codes[length < ABSTRACT_MIN_CHARS] = Code.TITLE
@@ -337,7 +338,7 @@ class _Lines:
 
     @classmethod
     def of(cls, piece: Piece) -> _Lines:
-        codes = classify(piece.texts)
+        codes = classify(piece.texts, piece.lengths())
         codes[list(piece.problems)] = Code.PROBLEM
         return cls(piece, codes)
 

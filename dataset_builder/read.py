@@ -14,8 +14,8 @@ import stat
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from io import BufferedReader
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -59,9 +59,16 @@ class Piece:
     numbers: npt.NDArray[np.int64]
     problems: dict[int, Problem]
     last: bool = False
+    ascii: bool = False  # every text is ASCII: its length in characters is its length in bytes
 
     def __len__(self) -> int:
         return len(self.numbers)
+
+    def lengths(self) -> npt.NDArray[np.int32]:
+        """Each text's length in characters."""
+        if self.ascii:
+            return _lengths(self.texts)
+        return np.asarray(pc.utf8_length(self.texts).to_numpy(zero_copy_only=False), np.int32)
 
     def items(self, name: str, start: int = 0, stop: int | None = None) -> list[Line | Problem]:
         """Lines `start` to `stop` as Python objects: what `read_dump` yields for them."""
@@ -184,37 +191,42 @@ def _sniff(name: str, head: bytes) -> Problem | None:
 
 
 def _pieces(
-    name: str, raw: BinaryIO, piece_bytes: int, on_read: Callable[[int], None] | None
+    name: str, raw: BufferedReader, piece_bytes: int, on_read: Callable[[int], None] | None
 ) -> Iterator[Piece]:
     """The file from the current position in pieces of whole lines; the last one is marked `last`."""
     number = 0  # lines before the current piece, blank ones included
     carry = b""  # the start of a line whose end is not read yet
-    while data := raw.read(piece_bytes):
+    while True:
+        block = bytearray(len(carry) + piece_bytes)  # the carry, then the bytes read, without a copy
+        block[: len(carry)] = carry
+        read = raw.readinto(memoryview(block)[len(carry) :])
         if on_read is not None:
             on_read(raw.tell())
-        block = carry + data if carry else data
+        if not read:
+            break
+        del block[len(carry) + read :]
         end = len(block) - 1 if block.endswith(b"\r") else len(block)  # its LF may come next
         cut = max(block.rfind(b"\n", 0, end), block.rfind(b"\r", 0, end)) + 1
         if cut:
-            carry = block[cut:]
-            piece, count = _piece(name, number, block[:cut] if cut < len(block) else block)
+            carry = bytes(block[cut:])
+            piece, count = _piece(name, number, block, cut)
         elif len(block) > 4 * (MAX_LINE_CHARS + 1):  # no line end within any line's longest UTF-8
-            problem, carry = _skip_line(name, number + 1, block, raw, piece_bytes)
+            problem, carry = _skip_line(name, number + 1, bytes(block), raw, piece_bytes)
             piece, count = Piece(pa.array([""], pa.string()), np.array([number + 1]), {0: problem}), 1
         else:
-            carry = block
+            carry = bytes(block)
             continue
         number += count
         yield piece
-    if on_read is not None:
-        on_read(raw.tell())
-    piece = _piece(name, number, carry)[0] if carry else Piece(pa.array([], pa.string()), _NONE, {})
+    piece = (
+        _piece(name, number, carry, len(carry))[0] if carry else Piece(pa.array([], pa.string()), _NONE, {})
+    )
     piece.last = True
     yield piece
 
 
 def _skip_line(
-    name: str, number: int, block: bytes, raw: BinaryIO, piece_bytes: int
+    name: str, number: int, block: bytes, raw: BufferedReader, piece_bytes: int
 ) -> tuple[Problem, bytes]:
     """A line too long to be a dump line: its problem, and what follows its end (read unread bytes
     past it without keeping them)."""
@@ -232,34 +244,34 @@ def _skip_line(
             return problem, b""
 
 
-def _piece(name: str, number: int, block: bytes) -> tuple[Piece, int]:
-    """The piece of whole lines `block` whose first line is line `number + 1`, and how many lines (blank
-    ones included) it holds. Arrow splits, trims and measures the lines; a line that is not plain
+def _piece(name: str, number: int, block: bytes | bytearray, end: int) -> tuple[Piece, int]:
+    """The piece of whole lines `block[:end]` whose first line is line `number + 1`, and how many lines
+    (blank ones included) it holds. Arrow splits, trims and measures the lines; a line that is not plain
     printable ASCII goes through `_clean`."""
-    if b"\r" in block:  # CR LF and CR end lines too
-        block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if b"\r" in block or not block.isascii():  # the uncommon pieces, as bytes of their own
+        block = bytes(block[:end]).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = len(block)
     ascii_ = block.isascii()
     if not ascii_:
         try:
             block.decode("utf-8")
         except UnicodeDecodeError:  # bytes that are not UTF-8: line by line
-            return _python_piece(name, number, block)
+            return _python_piece(name, number, bytes(block))
     # One string holding the piece, without a copy (the bytes are valid UTF-8), split at LF.
-    whole = pa.StringArray.from_buffers(
-        1, pa.py_buffer(np.array([0, len(block)], np.int32)), pa.py_buffer(block)
-    )
+    whole = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, end], np.int32)), pa.py_buffer(block))
     lines = pc.list_flatten(pc.split_pattern(whole, "\n"))
-    if block.endswith(b"\n"):
+    ends_line = block[end - 1] == 0x0A
+    if ends_line:
         lines = lines.slice(0, len(lines) - 1)
     count = len(lines)
     if ascii_:  # whole-piece tests first: most pieces have no odd byte, double space or padded line
+        data = np.frombuffer(block, np.uint8, end)
         odd = np.zeros(count, dtype=bool)
-        if block.translate(None, _TEXT_BYTES):
+        if np.count_nonzero(data < 0x20) > ends_line + count - 1 or data.max() == 0x7F:
             odd |= pc.invert(pc.ascii_is_printable(lines)).to_numpy(zero_copy_only=False)
-        if b"  " in block:
+        if _has_double_space(data):
             odd |= pc.match_substring(lines, "  ").to_numpy(zero_copy_only=False)
-        padded = block.startswith(b" ") or block.rstrip(b"\n").endswith(b" ")
-        padded = padded or b" \n" in block or b"\n " in block
+        padded = pc.any(pc.starts_with(lines, " ")).as_py() or pc.any(pc.ends_with(lines, " ")).as_py()
         too_long = _lengths(lines) > MAX_LINE_CHARS
     else:
         odd = pc.match_substring_regex(lines, _NOT_PLAIN).to_numpy(zero_copy_only=False)
@@ -277,14 +289,33 @@ def _piece(name: str, number: int, block: bytes) -> tuple[Piece, int]:
         kept = np.flatnonzero(keep)
         position = np.cumsum(keep) - 1
         problems = {int(position[i]): p for i, p in problems.items()}
-        texts, numbers = texts.filter(pa.array(keep)), numbers[kept]
-    return Piece(texts, numbers, problems), count
+        texts, numbers = _without_empty(texts, kept), numbers[kept]
+    return Piece(texts, numbers, problems, ascii=ascii_), count
+
+
+def _has_double_space(data: npt.NDArray[np.uint8]) -> bool:
+    """Whether two spaces follow each other anywhere in `data`: as 16-bit words from an even and from
+    an odd byte (numpy compares those far faster than `bytes.find` looks for a two-byte needle)."""
+    even = data[: len(data) // 2 * 2].view(np.uint16)
+    odd = data[1 : 1 + (len(data) - 1) // 2 * 2].view(np.uint16)
+    return bool((even == 0x2020).any() or (odd == 0x2020).any())
 
 
 def _lengths(texts: pa.Array) -> npt.NDArray[np.int32]:
     """Each string's length in bytes, from the array's offsets."""
-    offsets = np.frombuffer(texts.buffers()[1], np.int32, len(texts) + 1, texts.offset * 4)
-    return np.diff(offsets)
+    return np.diff(_offsets(texts))
+
+
+def _offsets(texts: pa.Array) -> npt.NDArray[np.int32]:
+    return np.frombuffer(texts.buffers()[1], np.int32, len(texts) + 1, texts.offset * 4)
+
+
+def _without_empty(texts: pa.Array, kept: npt.NDArray[np.int64]) -> pa.Array:
+    """The strings at `kept`, all others being empty, without copying their bytes: as empty strings
+    take no bytes, the kept strings' start offsets and the final end offset describe them exactly."""
+    offsets = _offsets(texts)
+    starts = np.append(offsets[kept], offsets[-1]).astype(np.int32)
+    return pa.StringArray.from_buffers(len(kept), pa.py_buffer(starts), texts.buffers()[2])
 
 
 def _clean_odd(
