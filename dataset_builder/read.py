@@ -295,9 +295,10 @@ def _piece(name: str, number: int, block: bytes | bytearray, end: int) -> tuple[
 
 def _has_double_space(data: npt.NDArray[np.uint8]) -> bool:
     """Whether two spaces follow each other anywhere in `data`: as 16-bit words from an even and from
-    an odd byte (numpy compares those far faster than `bytes.find` looks for a two-byte needle)."""
+    an odd byte (numpy compares those far faster than `bytes.find` looks for a two-byte needle; the
+    odd ones copied, as aligned words compare faster still)."""
     even = data[: len(data) // 2 * 2].view(np.uint16)
-    odd = data[1 : 1 + (len(data) - 1) // 2 * 2].view(np.uint16)
+    odd = data[1 : 1 + (len(data) - 1) // 2 * 2].copy().view(np.uint16)
     return bool((even == 0x2020).any() or (odd == 0x2020).any())
 
 
