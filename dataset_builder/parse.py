@@ -77,6 +77,8 @@ ABSTRACT_MIN_CHARS = 50
 # Where a title-sized line reads as running text: a sentence ends inside it (`... in depth. Our ...`).
 # Three lower-case letters before the stop keep `vs. `, `et al. ` and `e.g. ` in titles from counting.
 PROSE = r"[a-z]{3}[.!?] [A-Z]"
+# How the rest of a line broken mid-sentence starts.
+CONTINUES = r"^[a-z]"
 # How a complete abstract ends: a full stop, question or exclamation mark, maybe inside quotes or brackets.
 SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
 SUBSCRIBE = "Subscribe"
@@ -91,6 +93,7 @@ _UI = frozenset(map(fold, UI_WORDS))
 _FOOTER = frozenset(map(fold, FOOTER_WORDS))
 _DATE_LABEL = re.compile(DATE_LABEL)
 _PROSE = re.compile(PROSE)
+_CONTINUES = re.compile(CONTINUES)
 
 
 def is_date_label(text: str) -> bool:
@@ -141,15 +144,16 @@ class Code(IntEnum):
     PROSE = 6  # MID, reading as running text (PROSE)
     DOT = 7  # title-sized, ending in a full stop: a short abstract more likely than a title
     LONG = 8  # longer than any title
-    END = 9
+    REST = 9  # DOT or LONG, starting in lower case (CONTINUES): the rest of a line broken mid-sentence
+    END = 10
 
 
 def kind_code(text: str) -> Code:
     """The code of a line that is not page UI, from its length and how it ends."""
-    if len(text) > TITLE_MAX_CHARS:
-        return Code.LONG
-    if text.endswith("."):
-        return Code.DOT
+    if len(text) > TITLE_MAX_CHARS or text.endswith("."):
+        if _CONTINUES.search(text):
+            return Code.REST
+        return Code.LONG if len(text) > TITLE_MAX_CHARS else Code.DOT
     if len(text) < ABSTRACT_MIN_CHARS:
         return Code.TITLE
     return Code.PROSE if _PROSE.search(text) else Code.MID
@@ -185,6 +189,10 @@ def classify(texts: pa.Array, length: npt.NDArray[np.int32] | None = None) -> np
         codes[mid[prose]] = Code.PROSE
     codes[dot] = Code.DOT
     codes[length > TITLE_MAX_CHARS] = Code.LONG
+    abstract_like = np.flatnonzero(dot | (length > TITLE_MAX_CHARS))
+    if len(abstract_like):
+        rest = pc.match_substring_regex(texts.take(pa.array(abstract_like)), CONTINUES)
+        codes[abstract_like[rest.to_numpy(zero_copy_only=False)]] = Code.REST
     short = np.flatnonzero(length <= LONGEST_UI)
     if len(short):
         sub = texts.take(pa.array(short))
@@ -228,8 +236,10 @@ class Emit(Enum):
 
 
 START = State(preamble=True, title=False, after_abstract=False, skip=False)
-_ABSTRACT_LIKE = frozenset({Code.DOT, Code.LONG})
+_ABSTRACT_LIKE = frozenset({Code.DOT, Code.LONG, Code.REST})
 _HEADER = frozenset({Code.DATE, Code.UI})
+# Shorter than any abstract and not ending like a sentence: surely a title, never an abstract.
+_SURELY_TITLE = frozenset({Code.TITLE, Code.UI, Code.FOOTER})
 
 
 def step(state: State, code: Code, following: Code) -> tuple[State, Emit]:
@@ -241,7 +251,7 @@ def step(state: State, code: Code, following: Code) -> tuple[State, Emit]:
     header = code in _HEADER and not (
         not state.preamble and not state.title and code is Code.UI and following in _ABSTRACT_LIKE
     )
-    if state.skip and not header and code not in (Code.TITLE, Code.UI):
+    if state.skip and not header and code not in _SURELY_TITLE:
         return state._replace(skip=False), Emit.SKIP
     state = state._replace(skip=False)
     if header:
@@ -258,8 +268,10 @@ def step(state: State, code: Code, following: Code) -> tuple[State, Emit]:
         return state._replace(title=True, after_abstract=False), Emit.TITLE
     # A waiting title meets another title, or a title-sized line that does not end like a sentence
     # followed by an abstract-like line, long or short (its own: the waiting title has none). Running
-    # text (PROSE) is the waiting title's abstract, broken: its rest comes next.
-    if code in (Code.TITLE, Code.UI, Code.FOOTER) or (code is Code.MID and following in _ABSTRACT_LIKE):
+    # text (PROSE), or a line whose rest follows (REST), is the waiting title's abstract, broken.
+    if following is not Code.REST and (
+        code in _SURELY_TITLE or (code is Code.MID and following in _ABSTRACT_LIKE)
+    ):
         return state, Emit.ORPHAN_TITLE
     return state._replace(title=False, after_abstract=True), Emit.PAPER
 
@@ -269,7 +281,7 @@ def step(state: State, code: Code, following: Code) -> tuple[State, Emit]:
 # title-like line before an abstract-like one, and a title before running text (a short or broken
 # abstract: what follows it is reported on its own).
 PAIRING = frozenset(State(False, False, after, False) for after in (False, True))
-_TITLE_LIKE = (Code.UI, Code.FOOTER, Code.TITLE, Code.MID, Code.PROSE, Code.DOT, Code.LONG)
+_TITLE_LIKE = (Code.UI, Code.FOOTER, Code.TITLE, Code.MID, Code.PROSE, *_ABSTRACT_LIKE)
 PLAIN_PAIRS = frozenset(
     [(title, abstract) for title in _TITLE_LIKE for abstract in _ABSTRACT_LIKE]
     + [(title, Code.PROSE) for title in (Code.FOOTER, Code.TITLE, Code.MID, Code.PROSE)]
@@ -486,7 +498,7 @@ class _Pairing:
             message = f"abstract-like line ({len(line.text):,} chars) with no title before it"
             return Problem(self.name, line.number, "orphan-abstract", message, value=line.text)
         message = f"the abstract on line {previous.number} seems to continue here; join the two lines"
-        if SENTENCE_END.search(previous.text) and not line.text[0].islower():
+        if SENTENCE_END.search(previous.text) and not _CONTINUES.search(line.text):
             message = (
                 f"the abstract on line {previous.number} may continue here: join the two lines, or, "
                 "if this is another paper's abstract, add its title above it"

@@ -265,7 +265,7 @@ def test_every_dump_parses_to_its_golden_papers_and_problems(group: str, path: P
 LONG_ABSTRACT = abstract("breaks") + " " + abstract("more breaks")
 
 
-@pytest.mark.parametrize("cut", [60, 150, 200, 280, 400])
+@pytest.mark.parametrize("cut", [10, 60, 150, 200, 280, 400])
 def test_an_abstract_broken_mid_sentence_is_broken_abstract_whatever_the_length_before_the_break(
     cut: int,
 ) -> None:
@@ -379,6 +379,7 @@ def test_the_pairing_of_every_pair_of_codes_after_a_paper() -> None:
     assert step(waiting, Code.MID, Code.DOT)[1] is Emit.ORPHAN_TITLE
     assert step(waiting, Code.PROSE, Code.LONG)[1] is Emit.PAPER
     assert step(waiting, Code.MID, Code.TITLE)[1] is Emit.PAPER
+    assert step(waiting, Code.TITLE, Code.REST)[1] is Emit.PAPER  # a short first part, its rest next
 
 
 SPACED_TITLE = "Transformers vs. RNNs: A Study Of Sequence Models For Long Documents"
@@ -387,7 +388,8 @@ CLASSIFIED = [
     *("new", "NEW", "Subscribe", "sub scribe", "Daily  Papers", "byAK and the research community"),
     *("Get trending papers in your email inbox once a day!", "TOS", "System theme", "models"),
     *("Mar 12", "Mar 12, 2024", "12 Mar.", "March 12 2024", "2024-03-12", "2024/03/12", "2024-03/12"),
-    *("Dec. 3, 2024", "Mar 1234", "x" * 49, "x" * 50, "x" * 300, "x" * 301, "y" * 48 + ".", "A title?"),
+    *("Dec. 3, 2024", "Mar 1234", "x" * 49, "x" * 50, "x" * 300, "x" * 301, "X" * 301, "y" * 48 + "."),
+    *("A title?", "\u00e9" * 30 + ".", "Short."),
     *(SPACED_TITLE, RUNNING_TEXT),
     "Subscribe " + "s" * 75,
     *("\u017fubscribe", "Caf\u00e9 Papers", "Mar \uff11\uff12", "\u00e9" * 49, "\u00e9" * 50, "\u00e9" * 301),
@@ -400,7 +402,8 @@ def test_the_arrow_classifier_gives_every_line_the_code_of_the_python_rules() ->
     codes = {text: code_of(text) for text in CLASSIFIED}
     assert codes["sub scribe"] is Code.UI and codes["\u017fubscribe"] is Code.UI
     assert codes["Mar \uff11\uff12"] is Code.DATE and codes["2024-03/12"] is Code.TITLE
-    assert codes["x" * 300] is Code.MID and codes["x" * 301] is Code.LONG and codes["x" * 49] is Code.TITLE
+    assert codes["x" * 300] is Code.MID and codes["X" * 301] is Code.LONG and codes["x" * 49] is Code.TITLE
+    assert codes["x" * 301] is Code.REST and codes["y" * 48 + "."] is Code.REST
     assert codes["models"] is Code.FOOTER and codes["Subscribe " + "s" * 75] is Code.MID
     assert codes[SPACED_TITLE] is Code.MID and codes[RUNNING_TEXT] is Code.PROSE
 
