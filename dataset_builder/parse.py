@@ -189,10 +189,8 @@ def classify(texts: pa.Array, length: npt.NDArray[np.int32] | None = None) -> np
         codes[mid[prose]] = Code.PROSE
     codes[dot] = Code.DOT
     codes[length > TITLE_MAX_CHARS] = Code.LONG
-    abstract_like = np.flatnonzero(dot | (length > TITLE_MAX_CHARS))
-    if len(abstract_like):
-        rest = pc.match_substring_regex(texts.take(pa.array(abstract_like)), CONTINUES)
-        codes[abstract_like[rest.to_numpy(zero_copy_only=False)]] = Code.REST
+    rest = pc.match_substring_regex(texts, CONTINUES).to_numpy(zero_copy_only=False)
+    codes[rest & (dot | (length > TITLE_MAX_CHARS))] = Code.REST
     short = np.flatnonzero(length <= LONGEST_UI)
     if len(short):
         sub = texts.take(pa.array(short))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import random
 import tempfile
 from pathlib import Path
 
@@ -446,3 +447,51 @@ def test_a_clean_dump_is_paired_in_runs_of_arrays_after_its_first_paper() -> Non
     first, *rest = chunks
     assert isinstance(first, list) and [type(item) for item in first] == [Paper]
     assert all(isinstance(chunk, Papers) for chunk in rest) and sum(map(len, rest)) == 149
+
+
+_WORDS = "model learning neural network training data language vision transformer attention reasoning".split()
+
+
+def _sentence(rng: random.Random) -> str:
+    return " ".join(rng.choices(_WORDS, k=rng.randint(8, 22))).capitalize() + "."
+
+
+@pytest.mark.parametrize(
+    "defect", ["missing-abstract", "missing-title", "break-mid-sentence", "break-at-stop"]
+)
+def test_dumps_with_one_defect_are_read_as_that_defect_and_nothing_else(tmp_path: Path, defect: str) -> None:
+    # Titles of 2 to 16 words; abstracts of 1 or 2 sentences (a quarter of them, under 300 characters)
+    # or of 3 to 9. Every other paper must come out exactly, and the one problem be the defect's.
+    rng = random.Random(defect)
+    expected_rules = {
+        "missing-abstract": {"orphan-title"},
+        "missing-title": {"orphan-abstract", "broken-abstract"},
+        "break-mid-sentence": {"broken-abstract"},
+        "break-at-stop": {"broken-abstract"},
+    }[defect]
+    for n in range(25):
+        pairs = []
+        for i in range(8):
+            sentences = rng.choice([1, 2]) if rng.random() < 0.25 else rng.randint(3, 9)
+            title = " ".join(rng.choices(_WORDS, k=rng.randint(2, 16))).title() + f" {i}"
+            pairs.append((title, " ".join(_sentence(rng) for _ in range(sentences))))
+        lines = [line for pair in pairs for line in pair]
+        j = rng.randrange(8)
+        title, text = pairs.pop(j)
+        if defect == "missing-abstract":
+            del lines[2 * j + 1]
+        elif defect == "missing-title":
+            del lines[2 * j]
+        else:
+            stop = defect == "break-at-stop"
+            cuts = [i for i, c in enumerate(text) if c == " " and (text[i - 1] == ".") == stop]
+            if not cuts:
+                continue
+            cut = rng.choice(cuts)
+            lines[2 * j + 1 : 2 * j + 2] = [text[:cut], text[cut + 1 :]]
+            pairs.insert(j, (title, text[:cut]))
+        path = tmp_path / f"{n}.txt"
+        path.write_text("\n".join(lines), encoding="utf-8")
+        results = goldens.flatten(parse_dump(path), path.name)
+        assert [(r.title, r.abstract) for r in results if isinstance(r, Paper)] == pairs, path.read_text()
+        assert [r.rule for r in results if isinstance(r, Problem)] in [[rule] for rule in expected_rules]
