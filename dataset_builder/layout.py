@@ -19,13 +19,18 @@ SHARD_DIR = "data"
 # The YAML key of the card's provenance block: only this tool writes it, so a folder whose card has it
 # is a build (staging.check_replaceable).
 PROVENANCE_KEY = "dataset_builder"
-# The second config: every shard as one `train` split, i.e. all distinct papers at once.
+# The card's configs (docs/layout.md says why): `default` is one `train` split over every shard, i.e.
+# every distinct paper once; `all` is the same, kept as an alias for code written before 0.2.0; then one
+# config per dump, named like its shards (`split_name`), whose `train` split holds that dump's papers.
+# Every config has exactly one split, however many dumps there are.
+DEFAULT_CONFIG = "default"
 ALL_CONFIG = "all"
 ALL_SPLIT = "train"
 
-# datasets.splits._split_re; `all` is a keyword `datasets` refuses as a split name, in any letter case.
+# datasets.splits._split_re; `all` is a keyword `datasets` refuses as a split name, in any letter case,
+# and a dump's name is also a config name, so it may not be `default` or `all`.
 _SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
-RESERVED_SPLITS = frozenset({"all"})
+RESERVED_SPLITS = frozenset({ALL_CONFIG, DEFAULT_CONFIG})
 
 
 def shard_path(split: str, index: int, count: int) -> str:
@@ -34,10 +39,11 @@ def shard_path(split: str, index: int, count: int) -> str:
 
 
 def split_name(file_name: str) -> str:
-    """The split a dump becomes: its file stem, with what a split name cannot hold replaced by `_`."""
+    """A dump's name in a build (its config and its shards' prefix): its file stem, with what a split
+    name cannot hold replaced by `_`."""
     return re.sub(r"\W+", "_", PurePath(file_name).stem).strip("_")
 
 
 def is_valid_split(name: str) -> bool:
-    """True when `datasets` accepts `name` as a split name."""
+    """True when `datasets` accepts `name` as a split name and it names no config but the dump's."""
     return bool(_SPLIT_NAME.match(name)) and name.casefold() not in RESERVED_SPLITS
