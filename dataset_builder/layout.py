@@ -20,15 +20,15 @@ SHARD_DIR = "data"
 # is a build (staging.check_replaceable).
 PROVENANCE_KEY = "dataset_builder"
 # The card's configs (docs/layout.md says why): `default` is one `train` split over every shard, i.e.
-# every distinct paper once; `all` is the same, kept as an alias for code written before 0.2.0; then one
-# config per dump, named like its shards (`split_name`), whose `train` split holds that dump's papers.
-# Every config has exactly one split, however many dumps there are.
+# every distinct paper once; `all` is the same, kept as an alias for code written before 0.2.0. However
+# many dumps there are, that is two configs of one split each; one dump's papers are its shards
+# (`dump_files`), loaded with `data_files=`.
 DEFAULT_CONFIG = "default"
 ALL_CONFIG = "all"
 ALL_SPLIT = "train"
 
-# datasets.splits._split_re; `all` is a keyword `datasets` refuses as a split name, in any letter case,
-# and a dump's name is also a config name, so it may not be `default` or `all`.
+# datasets.splits._split_re; `all` is a keyword `datasets` refuses as a split name, in any letter case;
+# `default` is kept out too, so that a dump's name never reads as a config's.
 _SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
 RESERVED_SPLITS = frozenset({ALL_CONFIG, DEFAULT_CONFIG})
 
@@ -38,12 +38,22 @@ def shard_path(split: str, index: int, count: int) -> str:
     return f"{SHARD_DIR}/{split}-{index:05d}-of-{count:05d}.parquet"
 
 
+def dump_files(name: str) -> str:
+    """The glob of every shard of the dump `name` (a `split_name`), for `load_dataset(data_files=...)`."""
+    return f"{SHARD_DIR}/{name}-*.parquet"
+
+
+def dump_of(path: str) -> str:
+    """The dump a shard holds papers of: `name` in `data/{name}-00000-of-00001.parquet` (`shard_path`)."""
+    return PurePath(path).name.rsplit("-", 3)[0]
+
+
 def split_name(file_name: str) -> str:
-    """A dump's name in a build (its config and its shards' prefix): its file stem, with what a split
-    name cannot hold replaced by `_`."""
+    """A dump's name in a build (its shards' prefix; the split it was before 0.2.0): its file stem, with
+    what a split name cannot hold replaced by `_`, so it never holds the `-` of a shard's name."""
     return re.sub(r"\W+", "_", PurePath(file_name).stem).strip("_")
 
 
 def is_valid_split(name: str) -> bool:
-    """True when `datasets` accepts `name` as a split name and it names no config but the dump's."""
+    """True when `datasets` accepts `name` as a split name and it is no config's name."""
     return bool(_SPLIT_NAME.match(name)) and name.casefold() not in RESERVED_SPLITS

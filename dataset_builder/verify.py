@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from dataset_builder.card import BuiltCard, features_yaml, hub_schema, read_card
 from dataset_builder.errors import CardError, DatasetError
-from dataset_builder.layout import CARD, DEFAULT_CONFIG, PROVENANCE_KEY, SHARD_DIR, shard_path
+from dataset_builder.layout import CARD, DEFAULT_CONFIG, PROVENANCE_KEY, SHARD_DIR, dump_of, shard_path
 from dataset_builder.read import sha256_of
 from dataset_builder.records import Problem
 from dataset_builder.report import FileSummary, Report
@@ -38,7 +38,7 @@ def verify_dist(dist: Path, progress: bool = False) -> Report:
     card = str(card_path)
     try:
         built = read_card(card_path)
-        splits, dumps = _declared_splits(built)
+        splits = _declared_splits(built)
     except CardError as e:
         report.problems.append(Problem(card, None, e.rule, str(e)))
         return report
@@ -65,7 +65,7 @@ def verify_dist(dist: Path, progress: bool = False) -> Report:
         for relative in paths:
             listed.add(relative)
             summary = _read_shard(
-                dist, relative, dumps[relative], ids, report.problems, recorded.get(relative)
+                dist, relative, dump_of(relative), ids, report.problems, recorded.get(relative)
             )
             if summary is not None:
                 report.files.append(summary)
@@ -103,11 +103,11 @@ def verify_dist(dist: Path, progress: bool = False) -> Report:
     return report
 
 
-def _declared_splits(built: BuiltCard) -> tuple[dict[str, tuple[list[str], int]], dict[str, str]]:
-    """split -> (shard paths, rows from `dataset_info`) of the default config, and shard path -> dump.
+def _declared_splits(built: BuiltCard) -> dict[str, tuple[list[str], int]]:
+    """split -> (shard paths, rows from `dataset_info`) of the default config.
 
     Raises ValueError when the configs disagree: other configs may only list shards of the default
-    config (they regroup them), and every shard belongs to exactly one dump."""
+    config (they regroup them)."""
     default = built.configs[DEFAULT_CONFIG]
     rows = built.rows
     if set(rows) != set(default):
@@ -117,15 +117,7 @@ def _declared_splits(built: BuiltCard) -> tuple[dict[str, tuple[list[str], int]]
         extra = sorted({p for paths in config.values() for p in paths} - shards)
         if extra:
             raise ValueError(f"config {name!r} lists {extra[0]}, not a shard of default")
-    dumps: dict[str, str] = {}
-    for dump, paths in built.dumps.items():
-        for path in paths:
-            if path in dumps:
-                raise ValueError(f"{path} is in the configs of two dumps, {dumps[path]} and {dump}")
-            dumps[path] = dump
-    if missing := sorted(shards - set(dumps)):
-        raise ValueError(f"{missing[0]} is in no dump's config")
-    return {split: (default[split], rows[split]) for split in default}, dumps
+    return {split: (default[split], rows[split]) for split in default}
 
 
 def _read_shard(

@@ -19,7 +19,6 @@ import httpx2
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
-from dataset_builder.card import read_card
 from dataset_builder.errors import DatasetError, InvalidInput, PublishError
 from dataset_builder.hub.changes import Changes
 from dataset_builder.hub.release import (
@@ -159,9 +158,7 @@ def publish(
                 )
         published = remote_card(api, repo_id, remote.head, remote.files)
         local_card = (dist / CARD).read_text(encoding="utf-8")
-        result.changes = remote_changes(
-            api, repo_id, remote.head, remote.files, published, dist, shards, read_card(local_card)
-        )
+        result.changes = remote_changes(api, repo_id, remote.head, remote.files, dist, shards)
         shard_plan, _ = _plan(dist, shards, remote.files)
         releases = history(published)
         if tag is not None or any(f.path.startswith(f"{SHARD_DIR}/") for f in shard_plan):

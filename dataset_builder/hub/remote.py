@@ -15,10 +15,9 @@ from huggingface_hub import HfApi, HfFileSystem
 from huggingface_hub.errors import EntryNotFoundError
 from huggingface_hub.hf_api import RepoSibling
 
-from dataset_builder.card import BuiltCard, read_card
-from dataset_builder.errors import CardError, PublishError
+from dataset_builder.errors import PublishError
 from dataset_builder.hub.changes import Changes, Papers, diff, merge, read_papers
-from dataset_builder.layout import CARD, SHARD_DIR
+from dataset_builder.layout import CARD, SHARD_DIR, dump_of
 
 
 def hashes(siblings: list[RepoSibling]) -> dict[str, str]:
@@ -47,26 +46,21 @@ def remote_changes(
     repo_id: str,
     head: str | None,
     files: Mapping[str, str],
-    card_text: str | None,
     dist: Path,
     local_shards: Mapping[str, str],
-    local_card: BuiltCard,
 ) -> Changes:
-    """Papers added, removed and changed by publishing `dist` over commit `head`, per dump (changes.py)."""
-    local_dumps = local_card.dump_of()
-    local = merge(
-        read_papers(dist / path, local_dumps.get(path) or _dump_of(path)) for path in sorted(local_shards)
-    )
+    """Papers added, removed and changed by publishing `dist` over commit `head`, per dump (changes.py;
+    a shard's name says its dump, layout.dump_of, in this layout and the one before 0.2.0)."""
+    local = merge(read_papers(dist / path, dump_of(path)) for path in sorted(local_shards))
     if head is None:
         return diff(local, {})
     by_sha = {sha: path for path, sha in local_shards.items()}
-    remote_dumps = _card_dumps(card_text)
     fs = HfFileSystem(endpoint=api.endpoint, token=api.token)
     parts: list[Papers] = []
     for path, sha in sorted(files.items()):
         if not (path.startswith(f"{SHARD_DIR}/") and path.endswith(".parquet")):
             continue
-        dump = remote_dumps.get(path) or _dump_of(path)
+        dump = dump_of(path)
         if sha in by_sha:
             parts.append(read_papers(dist / by_sha[sha], dump))
             continue
@@ -91,22 +85,3 @@ def open_pr_with(api: HfApi, repo_id: str, wanted: Mapping[str, set[str]], delet
         if all(held.get(p) in accepted for p, accepted in wanted.items()) and not deleted & set(held):
             return discussion.url
     return None
-
-
-def _card_dumps(card_text: str | None) -> dict[str, str]:
-    """shard path -> dump, from the published card; empty when there is none or this tool did not
-    write it."""
-    if not card_text:
-        return {}
-    try:
-        return read_card(card_text).dump_of()
-    except CardError:
-        return {}
-
-
-def _dump_of(path: str) -> str:
-    """The dump of a shard named as build names them (layout.shard_path), for a card that does not say:
-    data/{dump}-00000-of-00001.parquet."""
-    name = path.rsplit("/", 1)[-1]
-    parts = name.rsplit("-", 3)
-    return parts[0] if len(parts) == 4 else "train"
