@@ -131,7 +131,7 @@ def test_a_card_without_repeats_revisions_or_near_duplicates_claims_none(
     assert "No paper was read twice with the same title and abstract." in text
     assert "were not looked for in this build" in text
     assert "this build has no revised papers" in text
-    assert "Revised papers" not in text and "every revision is listed" not in text
+    assert "## Revised papers" not in text and "every revision is listed" not in text
     assert "rejected" not in text and "| dump | source file | sha256 | read | kept |" in text
     assert (
         f"| `2024_01_30` | `2024-01-30.txt` | `{result.report.files[0].sha256}` | 2 | 2 | 0 | 0 | 0 |" in text

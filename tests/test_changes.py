@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 
 from dataset_builder.card import read_card
 from dataset_builder.hub.changes import diff, read_papers
+from dataset_builder.layout import dump_of
 from dataset_builder.pipeline import BuildResult
 
 
@@ -31,6 +32,9 @@ def test_read_papers_reads_the_ids_of_a_shard_and_hashes_content(built: BuildRes
     assert len({h for _, h in papers.values()}) == len(ids)
 
 
-def test_the_dump_of_each_shard_comes_from_the_per_dump_configs(built: BuildResult) -> None:
-    found = read_card(built.out / "README.md").dump_of()
-    assert found == {s.path: name for name, shards in built.splits.items() for s in shards}
+def test_the_dump_of_each_shard_comes_from_its_name(built: BuildResult) -> None:
+    card = read_card(built.out / "README.md")
+    assert {path: dump_of(path) for path in card.shards} == {
+        s.path: name for name, shards in built.splits.items() for s in shards
+    }
+    assert card.dumps == {name: [s.path for s in shards] for name, shards in built.splits.items()}
