@@ -162,7 +162,7 @@ def publish(
         shard_plan, _ = _plan(dist, shards, remote.files)
         releases = history(published)
         if tag is not None or any(f.path.startswith(f"{SHARD_DIR}/") for f in shard_plan):
-            releases.insert(0, new_release(tag, result.changes))
+            releases.insert(0, new_release(tag, result.changes, published))
         card = compose_card(local_card, repo_id, releases).encode()
         local = {CARD: hashlib.sha256(card).hexdigest()} | shards
         result.plan, result.unchanged = _plan(dist, local, remote.files, {CARD: card})

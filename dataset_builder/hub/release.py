@@ -21,7 +21,14 @@ from huggingface_hub import DatasetCard
 from dataset_builder.card import read_card
 from dataset_builder.errors import CardError, DatasetError, PublishError
 from dataset_builder.hub.changes import Changes
-from dataset_builder.layout import CARD, DEFAULT_REPO_ID, PROVENANCE_KEY
+from dataset_builder.layout import (
+    ALL_SPLIT,
+    CARD,
+    DEFAULT_CONFIG,
+    DEFAULT_REPO_ID,
+    PROVENANCE_KEY,
+    dump_files,
+)
 from dataset_builder.pipeline import build, find_dumps
 from dataset_builder.read import sha256_of
 from dataset_builder.resources import resource
@@ -45,6 +52,7 @@ class Release:
     added: int
     removed: int
     changed: int
+    note: str = ""  # what changed for code that loads the dataset, in words
 
 
 def metadata(card: DatasetCard) -> dict[str, Any]:
@@ -58,10 +66,28 @@ def check_tag(tag: str) -> str:
     return tag
 
 
-def new_release(tag: str | None, changes: Changes) -> Release:
-    """The changelog entry of a publish made today (UTC): the dumps carry no year, so no dump date."""
+def new_release(tag: str | None, changes: Changes, published: str | None = None) -> Release:
+    """The changelog entry of a publish made today (UTC) over the card `published`: the dumps carry no
+    year, so no dump date."""
     date = datetime.now(UTC).date().isoformat()
-    return Release(tag, date, changes.after, len(changes.added), len(changes.removed), len(changes.changed))
+    counts = (changes.after, len(changes.added), len(changes.removed), len(changes.changed))
+    return Release(tag, date, *counts, note=layout_note(published))
+
+
+def layout_note(published: str | None) -> str:
+    """The note of the first release in the layout of docs/layout.md over one in the layout before
+    (one split per dump in the default config); empty otherwise."""
+    try:
+        splits = read_card(published).configs[DEFAULT_CONFIG] if published else {ALL_SPLIT: []}
+    except CardError:
+        return ""
+    if set(splits) == {ALL_SPLIT}:
+        return ""
+    return (
+        f"`load_dataset(REPO)` now gives one split, `{ALL_SPLIT}`, with every paper, instead of one split "
+        f'per dump; a dump\'s papers load with `data_files="{dump_files("<dump>")}"`. Versions tagged '
+        "before keep their layout."
+    )
 
 
 def removal_refusal(changes: Changes, allowed: bool) -> str | None:
@@ -91,9 +117,12 @@ def history(card_text: str | None) -> list[Release]:
 
 def compose_card(local: str, repo_id: str, releases: Sequence[Release]) -> str:
     """The card to upload: `local` naming `repo_id`, with `releases` (newest first) as its changelog."""
-    named = read_card(local).repo_id
+    try:
+        named = read_card(local).repo_id
+    except CardError:
+        named = DEFAULT_REPO_ID
     card = DatasetCard(local)
-    block = dict(metadata(card)[PROVENANCE_KEY])
+    block = dict(metadata(card).get(PROVENANCE_KEY) or {})
     block["repo_id"] = repo_id
     block["releases"] = [asdict(r) for r in releases]
     card.data[PROVENANCE_KEY] = block
