@@ -237,7 +237,7 @@ class BuiltCard:
     @property
     def dumps(self) -> dict[str, list[str]]:
         """dump -> its shard paths, in the order the default config lists them (the shards' names say
-        the dump, layout.dump_of; also in cards of the layout before 0.2.0, one split per dump)."""
+        the dump, layout.dump_of; also in cards of the earlier layout, one split per dump)."""
         found: dict[str, list[str]] = {}
         for paths in self.configs[DEFAULT_CONFIG].values():
             for path in paths:

@@ -20,9 +20,9 @@ SHARD_DIR = "data"
 # is a build (staging.check_replaceable).
 PROVENANCE_KEY = "dataset_builder"
 # The card's configs (docs/layout.md says why): `default` is one `train` split over every shard, i.e.
-# every distinct paper once; `all` is the same, kept as an alias for code written before 0.2.0. However
-# many dumps there are, that is two configs of one split each; one dump's papers are its shards
-# (`dump_files`), loaded with `data_files=`.
+# every distinct paper once; `all` is the same, an alias for code written for the earlier layout (one
+# split per dump). However many dumps there are, that is two configs of one split each; one dump's
+# papers are its shards (`dump_files`), loaded with `data_files=`.
 DEFAULT_CONFIG = "default"
 ALL_CONFIG = "all"
 ALL_SPLIT = "train"
@@ -49,8 +49,8 @@ def dump_of(path: str) -> str:
 
 
 def split_name(file_name: str) -> str:
-    """A dump's name in a build (its shards' prefix; the split it was before 0.2.0): its file stem, with
-    what a split name cannot hold replaced by `_`, so it never holds the `-` of a shard's name."""
+    """A dump's name in a build (its shards' prefix; its split in the earlier layout): its file stem,
+    with what a split name cannot hold replaced by `_`, so it never holds the `-` of a shard's name."""
     return re.sub(r"\W+", "_", PurePath(file_name).stem).strip("_")
 
 

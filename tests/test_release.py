@@ -322,7 +322,7 @@ def test_a_card_without_a_field_list_gets_the_versions_at_its_end() -> None:
 
 
 def old_layout(built: BuildResult, root: Path) -> Path:
-    """A copy of the build with the card's layout before 0.2.0: one split per dump in `default`."""
+    """A copy of the build with the earlier layout: one split per dump in `default`."""
     dist = Path(shutil.copytree(built.out, root / "old"))
     card = DatasetCard.load(dist / "README.md")
     card.data["configs"][0]["data_files"] = [

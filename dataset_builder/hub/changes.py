@@ -3,7 +3,7 @@
 Papers are matched by `paper_id`. A paper is *changed* when its `paper_id` is on both sides with a
 different title or abstract (other columns, such as `also_in` or the dump it sits with, are bookkeeping
 of the build, not content). Counts are per dump: the dump's config in the card (layout.py), which is the
-split it was in on cards written before 0.2.0. Only the `paper_id`, `title` and `abstract` columns are
+split it was in on cards of the earlier layout. Only the `paper_id`, `title` and `abstract` columns are
 read: from the local shard when a published shard has the same sha256 as one of the build, otherwise
 from the Hub with range requests, so a whole dataset is never downloaded to compare one column.
 """

@@ -50,7 +50,7 @@ def remote_changes(
     local_shards: Mapping[str, str],
 ) -> Changes:
     """Papers added, removed and changed by publishing `dist` over commit `head`, per dump (changes.py;
-    a shard's name says its dump, layout.dump_of, in this layout and the one before 0.2.0)."""
+    a shard's name says its dump, layout.dump_of, in this layout and the earlier one)."""
     local = merge(read_papers(dist / path, dump_of(path)) for path in sorted(local_shards))
     if head is None:
         return diff(local, {})
