@@ -170,7 +170,6 @@ def render_card(
         for f in schema.arrow
     ]
     titles = titles or {}
-    dumps_rows = [{"config": f.split, "file": f, "rows": f.kept} for f in files]
     named = [f for f in files if f.split is not None]
     first = named[0] if named else None
     month = _MONTH.match(first.name) if first else None
@@ -183,12 +182,10 @@ def render_card(
             card_data=yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True).strip(),
             repo_id=repo_id,
             dump_files=dump_files(first.split) if first and first.split else None,
-            default_config=DEFAULT_CONFIG,
             all_config=ALL_CONFIG,
             train=ALL_SPLIT,
             total_rows=sum(f.kept for f in files),
             fields=fields,
-            dumps=dumps_rows,
             first=first,
             month=month[1] if month else None,
             files=files,
