@@ -11,7 +11,7 @@ import datasets
 from conftest import WriteDump, abstract
 
 from dataset_builder.card import read_card, render_card
-from dataset_builder.layout import dump_files, shard_path, split_name
+from dataset_builder.layout import dump_files, dump_of, is_valid_split, shard_path, split_name
 from dataset_builder.pipeline import build
 from dataset_builder.report import FileSummary
 from dataset_builder.shards import Shard
@@ -67,3 +67,9 @@ def test_daily_dumps_load_as_one_train_split_and_by_dump_or_month(
     assert january.num_rows == 31
     repeated = january.filter(lambda p: p["also_in"])["also_in"]
     assert repeated == [[f"2022-01-{d:02d}.txt"] for d in range(2, 32, 2)] + [["2022-02-01.txt"]]
+
+
+def test_a_dumps_name_round_trips_through_its_shard_paths_and_names_no_config() -> None:
+    assert dump_of(shard_path(split_name("2024-03-12 copy.txt"), 0, 2)) == "2024_03_12_copy"
+    assert dump_files("2024_03_12") == "data/2024_03_12-*.parquet"
+    assert not is_valid_split("all") and not is_valid_split("Default") and is_valid_split("train")
