@@ -312,6 +312,8 @@ def _scan(
     report.duplicates = plan.duplicates
     report.revisions = plan.revisions
     report.near_duplicates = plan.near_duplicates
+    if plan.near_skipped:
+        log.info("near-duplicates: %s candidate pairs skipped by the caps", f"{plan.near_skipped:,}")
     near_duplicates = Counter(n.later.file for n in plan.near_duplicates)
     duplicates = Counter(d.file for d in plan.duplicates)
     conflicts = Counter(c.file for c in plan.conflicts)  # conflicts name the path as given
