@@ -29,7 +29,7 @@ from dataset_builder.passes import read_abstracts, scan_file, system_memory_pool
 from dataset_builder.read import dump_paths
 from dataset_builder.records import DatasetError, InvalidInput, Problem
 from dataset_builder.report import FileSummary, Report, counted
-from dataset_builder.schema import paper_schema
+from dataset_builder.schema import load_in_background, paper_schema
 from dataset_builder.settings import Settings
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES, Shard
 from dataset_builder.staging import check_replaceable, staging_folder, swap, target_of
@@ -296,6 +296,7 @@ def _scan(
     policy: _Policy,
 ) -> _Scan:
     """First pass: read, parse and validate every dump, then plan deduplication across all of them."""
+    load_in_background()  # pandera's import overlaps the first reads
     near = policy.near_duplicates != "off"
     jobs = [
         (path, spills / _spill_name(i) if spills else None, batch_size, near) for i, path in enumerate(paths)
