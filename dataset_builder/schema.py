@@ -93,8 +93,9 @@ def load_in_background() -> None:
 
 
 def _try_loading() -> None:
+    """Build the checks and run them once on no rows: pandera imports its backends on first use."""
     try:
-        _pandera_schema()
+        _pandera_schema().validate(paper_schema().arrow.empty_table(), lazy=True)
     except Exception:  # `check` calls _pandera_schema again and raises it there
         return
 
