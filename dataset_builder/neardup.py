@@ -7,7 +7,9 @@ makes a second paper. Here the abstract decides and the title only confirms (doc
   for a whole batch at once (polars splits and hashes, numpy bins and takes minima). K uint32 values,
   128 bytes a paper.
 - `find_pairs`: LSH over the signatures (BANDS bands of ROWS values; equal band keys make candidates,
-  found by sorting), then vectorized estimated Jaccard on the candidates and rapidfuzz on their titles.
+  found by sorting, at most CANDIDATES a paper however alike the abstracts), then vectorized estimated
+  Jaccard on the candidates and rapidfuzz on their titles; returns the pairs and how many the caps
+  skipped.
 
 Signatures use polars' hash with a fixed seed, which is stable within one polars version only. That is
 enough: signatures are compared within one build, whose processes all run the same polars, and are never
