@@ -158,7 +158,15 @@ class Found(NamedTuple):
 
 
 def candidates(signatures: npt.NDArray[np.uint32]) -> Candidates:
-    """(m, 2) distinct row pairs (earlier, later) sharing at least one band key, within two caps.
+    """(m, 2) distinct row pairs (earlier, later) sharing at least one band key, within two caps
+    (see `_candidate_codes`), and how many pairs the caps skipped."""
+    codes, skipped = _candidate_codes(signatures)
+    n = len(signatures)
+    return Candidates(np.stack([codes // n, codes % n], axis=1).reshape(-1, 2), skipped)
+
+
+def _candidate_codes(signatures: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.int64], int]:
+    """The candidate pairs as sorted codes `earlier * n + later` (8 bytes a pair), and the skipped count.
 
     Per band, rows are sorted by key, then row; rows with equal keys are adjacent, and each is paired
     with the following rows of the same key, at most NEIGHBOURS of them (the bucket cap), and only until
@@ -207,9 +215,10 @@ def candidates(signatures: npt.NDArray[np.uint32]) -> Candidates:
             skipped -= len(earlier)
             found.append(earlier * n + rows[at[room] + step])
     if not found:
-        return Candidates(np.zeros((0, 2), dtype=np.int64), skipped)
-    codes = _distinct(np.concatenate(found))
-    return Candidates(np.stack([codes // n, codes % n], axis=1), skipped)
+        return np.zeros(0, dtype=np.int64), skipped
+    codes = np.concatenate(found)
+    found.clear()  # the parts go before the sort: at 1M templated papers each copy is 128 MB
+    return _distinct(codes), skipped
 
 
 def find_pairs(signatures: npt.NDArray[np.uint32], titles: Sequence[str] | pa.Array) -> Found:
@@ -231,46 +240,51 @@ def scored_pairs(
     """`find_pairs` at other thresholds (to measure them)."""
     if len(signatures) != len(titles):
         raise ValueError(f"{len(signatures)} signatures but {len(titles)} titles")
-    pairs, skipped = candidates(signatures)
-    if len(pairs) == 0:
-        return Found([], skipped)
-    # Scored _CHUNK candidates at a time: gathering both signatures of millions of candidates at once
-    # took 128 bytes a candidate (900 MB for the 3.5M of the 1M-paper benchmark dumps).
-    scores = np.concatenate(
-        [
-            abstract_similarity(signatures[part[:, 0]], signatures[part[:, 1]])
-            for part in np.array_split(pairs, max(1, len(pairs) // _CHUNK))
-        ]
-    )
-    close = scores >= abstract_threshold
-    pairs, scores = pairs[close], scores[close]
-    needed = _distinct(pairs.ravel())
-    where = np.searchsorted(needed, pairs)  # positions of each pair's rows in `needed`
-    text = (
-        titles.take(pa.array(needed)).to_pylist()
-        if isinstance(titles, pa.Array | pa.ChunkedArray)
-        else [titles[row] for row in needed.tolist()]
-    )
-    # Per needed row once: its title key (as a number: equal keys are exact dedup's case) and its form.
-    keys = [title_key(title) for title in text]
+    codes, skipped = _candidate_codes(signatures)
+    n = len(signatures)
+    # Per row, once, when a close candidate first needs it: its title key as a number (equal keys are
+    # exact dedup's case) and its form for the similarity. Candidates are scored _CHUNK at a time, start
+    # to end: 16M of them (1M templated papers) held as pairs, scores and title inputs took over 1 GB.
+    key_of = np.full(n, -1, dtype=np.int64)
+    form_of = np.empty(n, dtype=object)
     numbers: dict[str, int] = {}
-    key_ids = np.array([numbers.setdefault(key, len(numbers)) for key in keys], dtype=np.int64)
-    forms = [_title_form(key) for key in keys]
-    differ = key_ids[where[:, 0]] != key_ids[where[:, 1]]
-    pairs, scores, where = pairs[differ], scores[differ], where[differ]
-    form_of = np.array(forms, dtype=object)
-    similarity = process.cpdist(
-        form_of[where[:, 0]],
-        form_of[where[:, 1]],
-        scorer=Indel.normalized_similarity,
-        dtype=np.float64,
-    )
-    chosen = np.flatnonzero(similarity >= title_threshold)
-    order = chosen[np.lexsort((pairs[chosen, 0], pairs[chosen, 1]))]
+    parts: list[tuple[npt.NDArray[np.int64], ...]] = []
+    for start in range(0, len(codes), _CHUNK):
+        part = codes[start : start + _CHUNK]
+        earlier, later = part // n, part % n
+        scores = abstract_similarity(signatures[earlier], signatures[later])
+        close = scores >= abstract_threshold
+        earlier, later, scores = earlier[close], later[close], scores[close]
+        rows = _distinct(np.concatenate([earlier, later]))
+        new = rows[key_of[rows] < 0]
+        if len(new):
+            text = (
+                titles.take(pa.array(new)).to_pylist()
+                if isinstance(titles, pa.Array | pa.ChunkedArray)
+                else [titles[row] for row in new.tolist()]
+            )
+            keys = [title_key(title) for title in text]
+            key_of[new] = [numbers.setdefault(key, len(numbers)) for key in keys]
+            form_of[new] = [_title_form(key) for key in keys]
+        differ = key_of[earlier] != key_of[later]
+        earlier, later, scores = earlier[differ], later[differ], scores[differ]
+        similarity = process.cpdist(
+            form_of[earlier], form_of[later], scorer=Indel.normalized_similarity, dtype=np.float64
+        )
+        chosen = similarity >= title_threshold
+        parts.append((earlier[chosen], later[chosen], similarity[chosen], scores[chosen]))
+    if not parts:
+        return Found([], skipped)
+    earlier, later, similarity, scores = (np.concatenate(column) for column in zip(*parts, strict=True))
+    order = np.lexsort((earlier, later))
     found = [
-        Pair(earlier, later, title, abstract)
-        for (earlier, later), title, abstract in zip(
-            pairs[order].tolist(), similarity[order].tolist(), scores[order].tolist(), strict=True
+        Pair(*pair)
+        for pair in zip(
+            earlier[order].tolist(),
+            later[order].tolist(),
+            similarity[order].tolist(),
+            scores[order].tolist(),
+            strict=True,
         )
     ]
     return Found(found, skipped)
