@@ -181,7 +181,11 @@ def _candidate_codes(signatures: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np
     # sort of one uint64 array is several times faster than a stable argsort. The (mixed) key loses those
     # low bits; keys that then collide, about n**2 / 2**(65 - bits) pairs a band, only add candidates.
     bits = np.uint64(max(n - 1, 1).bit_length())
-    found: list[npt.NDArray[np.int64]] = []
+    # At most CANDIDATES codes a row: written into one array whose untouched pages never become
+    # resident, then sorted in place (parts, their concatenation and a sorted copy were 3 x 128 MB at
+    # 1M templated papers).
+    codes = np.empty(CANDIDATES * n, dtype=np.int64)
+    filled = 0
     taken = np.zeros(n, dtype=np.int32)  # pairs each row is the earlier of, over the bands so far
     skipped = 0
     for band in range(BANDS):
@@ -213,12 +217,11 @@ def _candidate_codes(signatures: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np
             earlier = earlier[room]
             taken[earlier] += 1
             skipped -= len(earlier)
-            found.append(earlier * n + rows[at[room] + step])
-    if not found:
-        return np.zeros(0, dtype=np.int64), skipped
-    codes = np.concatenate(found)
-    found.clear()  # the parts go before the sort: at 1M templated papers each copy is 128 MB
-    return _distinct(codes), skipped
+            codes[filled : filled + len(earlier)] = earlier * n + rows[at[room] + step]
+            filled += len(earlier)
+    found = codes[:filled]
+    found.sort()
+    return found[_first_of_runs(found)], skipped
 
 
 def find_pairs(signatures: npt.NDArray[np.uint32], titles: Sequence[str] | pa.Array) -> Found:
@@ -310,4 +313,9 @@ def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """The sorted distinct values: `np.unique` by a plain sort (numpy 2.4's hashing unique took 4 s for
     3M candidate codes)."""
     ordered = np.sort(values)
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+    return ordered[_first_of_runs(ordered)]
+
+
+def _first_of_runs(ordered: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Where each run of equal values of a sorted array starts."""
+    return np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(ordered) else np.zeros(0, bool)
