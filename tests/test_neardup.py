@@ -5,7 +5,7 @@ import pyarrow as pa
 from neardup_corpus import generate
 
 from dataset_builder import dedup, neardup
-from dataset_builder.dedup import title_key
+from dataset_builder.keys import abstract_hashes, title_hashes, title_key
 
 ABSTRACT = (
     "In this paper, we propose SparseMoE, a novel mixture of experts for long-context modeling. "
@@ -168,7 +168,7 @@ def test_the_plan_carries_the_skipped_count() -> None:
     abstracts = [template(i) for i in range(count)]
     titles = [f"Study {i}: model {i % 7} on dataset {i % 5}" for i in range(count)]
     keys = dedup.FileKeys("a.txt", "a.txt")
-    keys.add(dedup.title_hashes(pa.array(titles)), dedup.abstract_hashes(abstracts), np.arange(1, count + 1))
+    keys.add(title_hashes(pa.array(titles)), abstract_hashes(abstracts), np.arange(1, count + 1))
     keys.add_near(neardup.signatures(abstracts), pa.array(titles))
     plan = dedup.plan([keys], near_duplicates="warn")
     assert plan.near_skipped == neardup.find_pairs(neardup.signatures(abstracts), titles).skipped > 0

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from dataset_builder.records import DatasetError
+from dataset_builder.errors import DatasetError
 from dataset_builder.resources import resource
 from dataset_builder.schema import (
     SCHEMA_PATH,
