@@ -27,6 +27,7 @@ _ARROW_TYPES = {
     "Int32": pa.int32(),
     "Int64": pa.int64(),
     "List(String)": pa.list_(pa.string()),
+    "Date": pa.date32(),
 }
 # Short rule names for pandera's checks: `title-length`, `paper_id-pattern`, ...
 _RULES = {
@@ -61,7 +62,7 @@ def paper_schema() -> PaperSchema:
         dtype = str(column["dtype"])
         if dtype not in _ARROW_TYPES:
             raise DatasetError(f"{SCHEMA_PATH}: column {name}: unsupported dtype {dtype}")
-        fields.append(pa.field(name, _ARROW_TYPES[dtype], nullable=False))
+        fields.append(pa.field(name, _ARROW_TYPES[dtype], nullable=bool(column.get("nullable", False))))
     descriptions = {name: str(c.get("description", "")) for name, c in spec["columns"].items()}
     return PaperSchema(str(spec["version"]), schema, pa.schema(fields), descriptions)
 

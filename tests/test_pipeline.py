@@ -25,7 +25,15 @@ def test_load_dataset_reads_five_splits_with_declared_features(built: BuildResul
     features = dataset["000_83255905406594dc"].features
     assert features["also_in"] == datasets.List(datasets.Value("string"))
     assert features["source_line"] == datasets.Value("int32")
-    assert list(features) == ["paper_id", "title", "abstract", "source_file", "source_line", "also_in"]
+    old = ["paper_id", "title", "abstract", "source_file", "source_line", "also_in"]
+    new = ["arxiv_id", "authors", "published_on", "listed_on", "upvotes", "near_duplicate_of"]
+    assert list(features) == old + new
+    assert features["published_on"] == features["listed_on"] == datasets.Value("date32")
+    assert features["authors"] == datasets.List(datasets.Value("string"))
+    assert features["upvotes"] == datasets.Value("int32")
+    # The bundled text dumps carry none of the new columns (no date in their names either).
+    rows = dataset["000_83255905406594dc"].to_list()
+    assert all(row[name] is None for row in rows for name in new)
 
 
 def test_parquet_loader_reads_the_shards_without_the_card(built: BuildResult, tmp_path: Path) -> None:
