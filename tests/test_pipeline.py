@@ -239,6 +239,8 @@ def test_near_duplicates_are_reported_and_kept_by_default(write_dump: WriteDump,
     assert [f.near_duplicates for f in result.report.files] == [0, 1, 0]
     dataset = datasets.load_dataset(str(tmp_path / "out"), split="all", cache_dir=str(tmp_path / "cache"))
     assert dataset.num_rows == 3
+    marked = {(row["source_file"], row["source_line"]): row["near_duplicate_of"] for row in dataset}
+    assert marked == {("a.txt", 1): None, ("b.txt", 1): None, ("b.txt", 3): near.first_paper_id}
     card = (tmp_path / "out" / "README.md").read_text()
     assert "kept as rows of their own: 1 in this build" in card and "| near-duplicates |" in card
 
@@ -251,6 +253,7 @@ def test_near_duplicates_remove_folds_the_later_paper_into_the_first(
     assert sorted(dataset["title"]) == ["Retrieval at Scale", "Sparse Attention for Long-Context Models"]
     [first] = [row for row in dataset if row["source_file"] == "a.txt"]
     assert first["also_in"] == ["b.txt", "c.txt"]
+    assert dataset["near_duplicate_of"] == [None, None]  # removed, not marked
     report = result.report
     assert report.total("read") == sum(
         report.total(n) for n in ("kept", "duplicates", "revisions", "rejected")
