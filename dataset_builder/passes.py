@@ -102,9 +102,10 @@ def scan_file(
     keys = dedup.FileKeys(path.name, shown)
     problems: list[Problem] = []
     schema = paper_schema().arrow
-    # The day the page listed a text dump's papers: the date in its file name.
-    # PARSER BRANCH: else the page's date label when it carries a year: pass parse_dump
-    # `on_label=lambda text: listed_on or parse.page_date(text)` (kept in a holder) in _dump_batches.
+    # The day the page listed a text dump's papers: the ISO date in its file name.
+    # PARSER BRANCH plugs the page's date label in here: when this is None, _dump_batches gives
+    # parse_dump an `on_label` that sets it (a one-item holder) to `parse.page_date(label)`; the label
+    # comes before the papers, so every batch's _table sees it. `.jsonl` entries carry their own.
     listed_on = name_date(path.name)
     with ExitStack() as stack:
         writer = None
