@@ -180,7 +180,7 @@ def _string(source: dict[str, Any], key: str, shown: str) -> str:
         raise _Bad("jsonl-missing-field", f"{shown} is not text", str(value))
     if not value.strip():
         raise _Bad("jsonl-missing-field", f"{shown} is empty")
-    if _SURROGATE.search(value):
+    if not value.isascii() and _SURROGATE.search(value):
         raise _Bad("jsonl-bad-field", f"{shown} holds half of a surrogate pair, not text", value)
     return value
 

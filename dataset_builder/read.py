@@ -256,6 +256,8 @@ _LINE_BREAKS = re.compile(r"\r\n|[\r\n]")
 def clean_text(file: str, line: int, text: str) -> str | Problem:
     """One text field that is not a dump line (a `.jsonl` entry's title, abstract, author) cleaned as a
     dump line is, its line breaks white space like the rest; or the problem that stops it being read."""
-    for item in _clean(file, line, _LINE_BREAKS.sub(" ", text)):
+    if "\n" in text or "\r" in text:
+        text = _LINE_BREAKS.sub(" ", text)
+    for item in _clean(file, line, text):
         return item if isinstance(item, Problem) else item.text
     return ""
