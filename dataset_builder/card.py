@@ -60,7 +60,12 @@ def _feature(arrow_type: pa.DataType) -> dict[str, object]:
     """The `datasets` feature of an Arrow type, as it serializes it (the types of the paper schema)."""
     if pa.types.is_list(arrow_type):
         return {"feature": _feature(arrow_type.value_type), "_type": "List"}
-    return {"dtype": str(arrow_type), "_type": "Value"}
+    return {"dtype": _dtype(arrow_type), "_type": "Value"}
+
+
+def _dtype(arrow_type: pa.DataType) -> str:
+    """The `datasets` dtype name of a scalar Arrow type: its own name but `date32` for `date32[day]`."""
+    return "date32" if pa.types.is_date32(arrow_type) else str(arrow_type)
 
 
 def hub_schema(arrow: pa.Schema) -> pa.Schema:
@@ -79,9 +84,9 @@ def features_yaml() -> list[dict[str, object]]:
     entries: list[dict[str, object]] = []
     for field in paper_schema().arrow:
         if pa.types.is_list(field.type):
-            entries.append({"name": field.name, "list": str(field.type.value_type)})
+            entries.append({"name": field.name, "list": _dtype(field.type.value_type)})
         else:
-            entries.append({"name": field.name, "dtype": str(field.type)})
+            entries.append({"name": field.name, "dtype": _dtype(field.type)})
     return entries
 
 
@@ -319,5 +324,5 @@ def _default_info(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def _type_name(arrow_type: pa.DataType) -> str:
     if pa.types.is_list(arrow_type):
-        return f"list of {arrow_type.value_type}"
-    return str(arrow_type)
+        return f"list of {_dtype(arrow_type.value_type)}"
+    return _dtype(arrow_type)

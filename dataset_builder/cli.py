@@ -259,7 +259,7 @@ def build_command(
     near_duplicates: str | None,
     fmt: str,
 ) -> None:
-    """Build the dataset from dumps (files, or folders of *.txt; default: dumps/) into --out."""
+    """Build the dataset from dumps (files, or folders of *.txt and *.jsonl; default: dumps/) into --out."""
     settings = _settings(repo_id=repo_id, out=out, on_conflict=on_conflict, near_duplicates=near_duplicates)
     with _library_errors(fmt, "Build refused: nothing was written."):
         result = build(

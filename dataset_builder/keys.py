@@ -87,3 +87,15 @@ def abstract_hashes(abstracts: pa.Array | pa.ChunkedArray | Sequence[str]) -> np
     if maybe.any():
         series = series.scatter(maybe.arg_true(), series.filter(maybe).str.replace_all(_SPACES, " "))
     return series.hash(seed=0).to_numpy()
+
+
+def arxiv_hashes(ids: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
+    """64-bit hashes of arXiv ids without their version (`2403.12345v2` is `2403.12345`), 0 for none.
+
+    Like `abstract_hashes`, compared only within one build: two papers with one arXiv id are one paper.
+    """
+    series = pl.Series(ids, dtype=pl.String).str.replace(r"v\d+$", "")
+    hashes = series.hash(seed=0).to_numpy().astype(np.uint64)  # a copy: polars' own memory is read-only
+    hashes[hashes == 0] = 1  # 0 stands for no id
+    hashes[series.is_null().to_numpy()] = 0
+    return hashes

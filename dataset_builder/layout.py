@@ -6,6 +6,7 @@ the distribution takes it from here.
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path, PurePath
 
@@ -13,6 +14,10 @@ DISTRIBUTION = "daily-papers-builder"  # the name on the package index; the comm
 DEFAULT_REPO_ID = "ORG/NAME"  # the placeholder the card's snippets show until a repository is named
 DEFAULT_INPUT = Path("dumps")
 DEFAULT_OUT = Path("dist")
+
+# The dumps a folder given as INPUT holds: text copies of the page and `.jsonl` API dumps (any letter case).
+TEXT_SUFFIX, JSONL_SUFFIX = ".txt", ".jsonl"
+DUMP_SUFFIXES = (TEXT_SUFFIX, JSONL_SUFFIX)
 
 CARD = "README.md"  # the dataset card, at the root of a build and of the Hub repository
 SHARD_DIR = "data"
@@ -57,3 +62,18 @@ def split_name(file_name: str) -> str:
 def is_valid_split(name: str) -> bool:
     """True when `datasets` accepts `name` as a split name and it is no config's name."""
     return bool(_SPLIT_NAME.match(name)) and name.casefold() not in RESERVED_SPLITS
+
+
+# An ISO date in a dump's file name (`2024-03-12.txt`, `papers-2024-03-12.jsonl`), not inside a longer
+# number.
+_NAME_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+
+
+def name_date(file_name: str) -> datetime.date | None:
+    """The day a dump's file name gives (the first ISO date in its stem that exists), else None."""
+    for match in _NAME_DATE.finditer(PurePath(file_name).stem):
+        try:
+            return datetime.date(*map(int, match.groups()))
+        except ValueError:
+            continue
+    return None

@@ -8,21 +8,25 @@ imports only what those need, so a worker process starts without `datasets` and 
 from __future__ import annotations
 
 import ctypes
+import datetime
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc
 
-from dataset_builder import dedup, neardup
+from dataset_builder import apidump, dedup, neardup
 from dataset_builder.errors import DatasetError
-from dataset_builder.keys import abstract_hashes, paper_ids, title_hashes
-from dataset_builder.parse import Chunk, Papers, parse_dump
+from dataset_builder.keys import abstract_hashes, arxiv_hashes, paper_ids, title_hashes
+from dataset_builder.layout import JSONL_SUFFIX, name_date
+from dataset_builder.parse import Chunk, Papers, page_date, parse_dump
 from dataset_builder.read import sha256_of
 from dataset_builder.records import Paper, Problem
 from dataset_builder.report import FileSummary
@@ -34,6 +38,7 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 # Problems that each stand for one input record lost (the others are about lines that are not records,
 # or about papers, which are counted as papers).
 _LOST_RECORDS = {"orphan-title", "orphan-abstract", "not-utf8", "control-char", "line-too-long"}
+_LOST_RECORDS |= apidump.LOST_RULES
 
 
 @contextmanager
@@ -97,6 +102,15 @@ def scan_file(
     keys = dedup.FileKeys(path.name, shown)
     problems: list[Problem] = []
     schema = paper_schema().arrow
+    # The day the page listed a text dump's papers: the ISO date in its file name, else the page's date
+    # label when it carries a year (it comes before the papers, so every batch sees it); never guessed.
+    # `.jsonl` entries carry their own.
+    listed_on = [name_date(path.name)]
+
+    def label(text: str) -> None:
+        if listed_on[0] is None:
+            listed_on[0] = page_date(text)
+
     with ExitStack() as stack:
         writer = None
         if spill is not None:
@@ -109,14 +123,14 @@ def scan_file(
             if progress is not None:
                 progress(position, 0)
 
-        for batch in _batches(parse_dump(path, on_read=reading), path.name, batch_size):
+        for batch in _dump_batches(path, batch_size, reading, label):
             found = batch.problems
             lost = sum(1 for p in found if p.rule in _LOST_RECORDS)
             summary.read += len(batch.lines) + lost
             summary.rejected += lost
             if len(batch.lines):
                 hashes = title_hashes(batch.titles)
-                table = _table(batch, paper_ids(hashes), path.name)
+                table = _table(batch, paper_ids(hashes), path.name, listed_on[0])
                 invalid = check(table, shown)
                 found.extend(_at_abstract_lines(invalid, batch))
                 bad_lines = {p.line for p in invalid if p.line is not None}
@@ -125,10 +139,10 @@ def scan_file(
                 if bad_lines:
                     good = ~np.isin(lines, np.array(sorted(bad_lines), dtype=np.int64))
                     table, hashes, lines = table.filter(pa.array(good)), hashes[good], lines[good]
-                keys.add(hashes, abstract_hashes(table["abstract"]), lines)
+                keys.add(hashes, abstract_hashes(table["abstract"]), lines, arxiv_hashes(table["arxiv_id"]))
+                keys.add_titles(table["title"].combine_chunks())
                 if near:
-                    abstracts = table["abstract"].combine_chunks()
-                    keys.add_near(neardup.signatures(abstracts), table["title"].combine_chunks())
+                    keys.add_near(neardup.signatures(table["abstract"].combine_chunks()))
                 if writer is not None:
                     writer.write_table(table)
             problems.extend(sorted(found, key=lambda p: p.line or 0))
@@ -137,11 +151,11 @@ def scan_file(
     return FileScan(summary, keys, problems)
 
 
-def read_abstracts(spill: Path, positions: Iterable[int]) -> dict[int, str]:
-    """The abstracts of the papers at `positions` (in file order) of one spill: the versions a revised
-    paper takes under `--on-conflict last`."""
+def read_rows(spill: Path, positions: Iterable[int], columns: Sequence[str]) -> dict[int, dict[str, Any]]:
+    """These `columns` of the papers at `positions` (in file order) of one spill: the abstract a revised
+    paper takes under `--on-conflict last`, the arXiv id, authors, ... a paper takes from an API dump."""
     wanted = sorted(set(positions))
-    found: dict[int, str] = {}
+    found: dict[int, dict[str, Any]] = {}
     start = 0
     with pa.OSFile(str(spill)) as source:
         reader = pa.ipc.open_file(source)
@@ -149,8 +163,8 @@ def read_abstracts(spill: Path, positions: Iterable[int]) -> dict[int, str]:
             batch = reader.get_batch(i)
             here = [p - start for p in wanted if start <= p < start + batch.num_rows]
             if here:
-                texts = batch.column(2).take(pa.array(here)).to_pylist()
-                found.update(zip((start + p for p in here), texts, strict=True))
+                rows = batch.select(list(columns)).take(pa.array(here)).to_pylist()
+                found.update(zip((start + p for p in here), rows, strict=True))
             start += batch.num_rows
     return found
 
@@ -163,12 +177,15 @@ def write_split(
     max_shard_bytes: int,
     schema: pa.Schema,
     abstracts: dict[int, str] | None = None,
+    fills: dict[int, dict[str, Any]] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Shard]:
     """Second pass over one dump: its kept papers, in input order, from the spill into the split's shards.
 
     `abstracts` replaces the abstract of the papers at those positions (revised papers under `last`);
-    `progress(rows, papers)` is told the rows written so far after each batch.
+    `fills` gives the papers at those positions values for columns they hold no value in (null): what
+    another dump's version of the paper carries, `near_duplicate_of`; `progress(rows, papers)` is told
+    the rows written so far after each batch.
     """
     writer = SplitWriter(root, split, schema, max_shard_bytes)
     start = written = 0
@@ -184,6 +201,8 @@ def write_split(
                 texts = table.column(2).to_pylist()
                 texts = [abstracts.get(int(index), text) for index, text in zip(kept, texts, strict=True)]
                 table = table.set_column(2, "abstract", pa.array(texts, pa.string()))
+            if fills and any(int(index) in fills for index in kept):
+                table = _filled(table, [fills.get(int(index), {}) for index in kept])
             writer.write(table.set_column(5, "also_in", pa.array(also_in, pa.list_(pa.string()))))
             start += batch.num_rows
             written += table.num_rows
@@ -192,6 +211,16 @@ def write_split(
     if start != len(file_plan.keep):
         raise DatasetError(f"{spill}: holds {start} papers, expected {len(file_plan.keep)}")
     return writer.close()
+
+
+def _filled(table: pa.Table, fills: Sequence[dict[str, Any]]) -> pa.Table:
+    """`table` with each row's null columns taken from its entry of `fills` where that has them."""
+    for name in sorted({name for fill in fills for name in fill}):
+        column = table[name]
+        values = pa.array([fill.get(name) for fill in fills], column.type)
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, table.field(index), pc.if_else(pc.is_null(column), values, column))
+    return table
 
 
 @dataclass
@@ -203,6 +232,22 @@ class _Batch:
     lines: npt.NDArray[np.int64]
     abstract_lines: npt.NDArray[np.int64]
     problems: list[Problem]
+    # Columns of the paper record only some dumps carry (arxiv_id, authors, ...): `.jsonl` dumps.
+    columns: dict[str, pa.ChunkedArray] = field(default_factory=dict)
+
+
+def _dump_batches(
+    path: Path, size: int, on_read: Callable[[int], None], on_label: Callable[[str], None]
+) -> Iterator[_Batch]:
+    """The batches of one dump, a text dump's or a `.jsonl` API dump's; `on_label` gets a text dump's
+    preamble date labels."""
+    if path.suffix.lower() == JSONL_SUFFIX:
+        for entries in apidump.read_entries(path, size, on_read):
+            titles, abstracts = pa.chunked_array([entries.titles]), pa.chunked_array([entries.abstracts])
+            columns = {name: pa.chunked_array([array]) for name, array in entries.columns.items()}
+            yield _Batch(titles, abstracts, entries.lines, entries.lines, entries.problems, columns)
+    else:
+        yield from _batches(parse_dump(path, on_read=on_read, on_label=on_label), path.name, size)
 
 
 def _batches(chunks: Iterable[Chunk], source: str, size: int) -> Iterator[_Batch]:
@@ -264,18 +309,23 @@ def _at_abstract_lines(problems: list[Problem], batch: _Batch) -> list[Problem]:
     ]
 
 
-def _table(batch: _Batch, ids: pa.Array, source: str) -> pa.Table:
-    """A batch against the one Arrow schema of the paper record (`also_in` filled in by pass 2)."""
+def _table(batch: _Batch, ids: pa.Array, source: str, listed_on: datetime.date | None) -> pa.Table:
+    """A batch against the one Arrow schema of the paper record (`also_in` filled in by pass 2); the
+    columns the dump does not carry are null, `listed_on` the dump's day when it has one."""
     count = len(batch.lines)
     no_lists = pa.ListArray.from_arrays(pa.array(np.zeros(count + 1, np.int32)), pa.array([], pa.string()))
-    return pa.table(
-        {
-            "paper_id": ids,
-            "title": batch.titles,
-            "abstract": batch.abstracts,
-            "source_file": pa.array([source] * count, pa.string()),
-            "source_line": pa.array(batch.lines.astype(np.int32)),
-            "also_in": no_lists,
-        },
-        schema=paper_schema().arrow,
-    )
+    schema = paper_schema().arrow
+    columns: dict[str, Any] = {
+        "paper_id": ids,
+        "title": batch.titles,
+        "abstract": batch.abstracts,
+        "source_file": pa.array([source] * count, pa.string()),
+        "source_line": pa.array(batch.lines.astype(np.int32)),
+        "also_in": no_lists,
+        "listed_on": pa.array([listed_on] * count, pa.date32()),
+    }
+    columns |= batch.columns
+    for name in schema.names:
+        if name not in columns:
+            columns[name] = pa.nulls(count, schema.field(name).type)
+    return pa.table({name: columns[name] for name in schema.names}, schema=schema)

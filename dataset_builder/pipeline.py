@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from dataset_builder import dedup
+from dataset_builder.apidump import API_COLUMNS
 from dataset_builder.dedup import ConflictPolicy, NearDuplicatePolicy
 from dataset_builder.errors import DatasetError, InvalidInput
 from dataset_builder.layout import (
@@ -35,7 +36,7 @@ from dataset_builder.layout import (
     is_valid_split,
     split_name,
 )
-from dataset_builder.passes import read_abstracts, scan_file, system_memory_pool, write_split
+from dataset_builder.passes import read_rows, scan_file, system_memory_pool, write_split
 from dataset_builder.read import dump_paths
 from dataset_builder.records import Problem
 from dataset_builder.report import FileSummary, Report, counted
@@ -88,7 +89,8 @@ class BuildResult:
 
 
 def find_dumps(inputs: Iterable[Path]) -> list[Path]:
-    """The dump files named by INPUT arguments (files, or folders of `*.txt`), sorted by file name.
+    """The dump files named by INPUT arguments (files, or folders of `*.txt` and `*.jsonl`), sorted by
+    file name.
 
     Raises DatasetError naming every path that is not a readable dump file; `validate_dumps` and
     `build` report those as problems instead.
@@ -169,8 +171,18 @@ def build(
             result = BuildResult(scan.report, out)
             schema = hub_schema(paper_schema().arrow)
             abstracts = _revised_abstracts(scan.plan, spills)
+            fills = _fills(scan.plan, spills)
             jobs = [
-                (spills / _spill_name(i), summary.split, plan, staging, max_shard_bytes, schema, abstracts[i])
+                (
+                    spills / _spill_name(i),
+                    summary.split,
+                    plan,
+                    staging,
+                    max_shard_bytes,
+                    schema,
+                    abstracts[i],
+                    fills[i],
+                )
                 for i, (summary, plan) in enumerate(zip(scan.report.files, scan.plan.files, strict=True))
                 if summary.split is not None
             ]
@@ -218,13 +230,36 @@ def _revised_abstracts(plan: dedup.Plan, spills: Path) -> list[dict[int, str]]:
         for source, position in file_plan.abstract_from.values():
             wanted.setdefault(source, set()).add(position)
     texts = {
-        source: read_abstracts(spills / _spill_name(source), positions)
+        source: read_rows(spills / _spill_name(source), positions, ["abstract"])
         for source, positions in wanted.items()
     }
     return [
-        {kept: texts[source][position] for kept, (source, position) in file_plan.abstract_from.items()}
+        {
+            kept: texts[source][position]["abstract"]
+            for kept, (source, position) in file_plan.abstract_from.items()
+        }
         for file_plan in plan.files
     ]
+
+
+def _fills(plan: dedup.Plan, spills: Path) -> list[dict[int, dict[str, Any]]]:
+    """Per dump, position -> values for the null columns of a kept paper: the arXiv id, authors and
+    dates of the first API dump's version of it (`enrich_from`), `near_duplicate_of`."""
+    wanted: dict[int, set[int]] = {}
+    for file_plan in plan.files:
+        for source, position in file_plan.enrich_from.values():
+            wanted.setdefault(source, set()).add(position)
+    rows = {
+        source: read_rows(spills / _spill_name(source), positions, API_COLUMNS)
+        for source, positions in wanted.items()
+    }
+    fills: list[dict[int, dict[str, Any]]] = []
+    for file_plan in plan.files:
+        filled = {kept: dict(rows[src][at]) for kept, (src, at) in file_plan.enrich_from.items()}
+        for kept, first in file_plan.near_duplicate_of.items():
+            filled.setdefault(kept, {})["near_duplicate_of"] = first
+        fills.append(filled)
+    return fills
 
 
 def _workers(requested: int | None, paths: Sequence[Path]) -> int:
@@ -342,6 +377,7 @@ def _scan(
         summary.duplicates = duplicates[summary.name]
         summary.revisions = plan.revised.get(summary.name, 0)
         summary.near_duplicates = near_duplicates[summary.name]
+        summary.with_arxiv_id = file_plan.with_arxiv_id
         summary.rejected += conflicts[summary.path]
     report.problems.extend(_assign_splits(report.files))
     return _Scan(report, plan)  # not the keys: their signatures and titles can go before pass 2

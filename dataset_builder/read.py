@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataset_builder.errors import DatasetError
+from dataset_builder.layout import DUMP_SUFFIXES
 from dataset_builder.records import Line, Problem
 
 # Far above the longest abstract the schema allows (10,000 characters): a longer line is not a dump
@@ -119,16 +120,18 @@ def read_dump(path: Path) -> Iterator[Line | Problem]:
 def dump_paths(inputs: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     """The readable dump files INPUT arguments name, and a problem for each path that is not one.
 
-    A folder contributes its `*.txt` files (the suffix in any case: `.TXT` too). Only regular files are
-    dumps: a FIFO or device is never opened, a folder named `x.txt` or a broken link is a problem.
+    A folder contributes its `*.txt` and `*.jsonl` files (the suffix in any case: `.TXT` too). Only
+    regular files are dumps: a FIFO or device is never opened, a folder named `x.txt` or a broken link
+    is a problem.
     """
     found: dict[str, Path] = {}
     problems: list[Problem] = []
     for given in inputs:
         if given.is_dir():
-            paths = sorted(p for p in given.iterdir() if p.suffix.lower() == ".txt")
+            paths = sorted(p for p in given.iterdir() if p.suffix.lower() in DUMP_SUFFIXES)
             if not paths:
-                problems.append(Problem(str(given), None, "no-dumps", "no *.txt dump files in this folder"))
+                message = "no *.txt or *.jsonl dump files in this folder"
+                problems.append(Problem(str(given), None, "no-dumps", message))
         elif given.exists() or given.is_symlink():
             paths = [given]
         else:
@@ -394,3 +397,17 @@ def _clean(name: str, number: int, line: str) -> Line | Problem | None:
     if not line:
         return None
     return Line(name, number, unicodedata.normalize("NFC", line))
+
+
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n]")
+
+
+def clean_text(file: str, line: int, text: str) -> str | Problem:
+    """One text field that is not a dump line (a `.jsonl` entry's title, abstract, author) cleaned as a
+    dump line is, its line breaks white space like the rest; or the problem that stops it being read."""
+    if "\n" in text or "\r" in text:
+        text = _LINE_BREAKS.sub(" ", text)
+    item = _clean(file, line, text)
+    if item is None:
+        return ""
+    return item if isinstance(item, Problem) else item.text

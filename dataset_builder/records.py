@@ -95,13 +95,19 @@ class Place:
 
 @dataclass(frozen=True)
 class Revision:
-    """A paper read with more than one abstract: every distinct version, first place first, and the one
-    the dataset holds (`kept`). The row stays at `versions[0]`."""
+    """A paper read with more than one title (retitled: one arXiv id) or abstract: every distinct
+    version, first place first, its title (`titles`, when known) and the version whose abstract the
+    dataset holds (`kept`). The row stays at `versions[0]`, with its title."""
 
     paper_id: str
     versions: tuple[Place, ...]
     kept: Place
     policy: str
+    titles: tuple[str, ...] = ()
+
+    @property
+    def retitled(self) -> bool:
+        return len(set(self.titles)) > 1
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ class FileSummary:
     """One dump's accounting: `read == kept + duplicates + revisions + rejected` always holds.
 
     `revisions` counts the papers read again with another abstract (kept as one row, by the policy);
-    `near_duplicates` the papers close to an earlier one (kept, or counted in `duplicates` if removed).
+    `near_duplicates` the papers close to an earlier one (kept, or counted in `duplicates` if removed);
+    `with_arxiv_id` the kept papers that have an arXiv id (their own, or one an API dump gave them).
     `split` is the name the dump's papers have in the build (its config and shard prefix; layout.py), or
     None when it kept no paper."""
 
@@ -35,7 +36,7 @@ class FileSummary:
     split: str | None = None
     revisions: int = 0
     near_duplicates: int = 0
-    with_arxiv_id: int = 0  # kept papers that have an arXiv id
+    with_arxiv_id: int = 0
 
 
 @dataclass
@@ -81,6 +82,7 @@ class Report:
                     "rejected": f.rejected,
                     "revisions": f.revisions,
                     "near_duplicates": f.near_duplicates,
+                    "with_arxiv_id": f.with_arxiv_id,
                 }
                 for f in self.files
             ],
@@ -113,6 +115,7 @@ class Report:
                     "policy": r.policy,
                     "kept": _place(r.kept),
                     "versions": [_place(v) for v in r.versions],
+                    "titles": list(r.titles),
                 }
                 for r in self.revisions
             ],
@@ -183,9 +186,13 @@ def _revision_note(revision: Revision) -> str:
 def _revision_message(revision: Revision) -> str:
     versions = ", ".join(f"{v.path}:{v.line}" for v in revision.versions)
     kept = revision.kept
+    titles = ""
+    if revision.retitled:
+        titles = "; retitled: " + " -> ".join(shorten(t) for t in dict.fromkeys(revision.titles))
     return (
-        f"revised paper {revision.paper_id}: {len(revision.versions)} versions ({versions}); the row keeps "
-        f"this place and the abstract of {kept.path}:{kept.line} (--on-conflict {revision.policy})"
+        f"revised paper {revision.paper_id}: {len(revision.versions)} versions ({versions}){titles}; the "
+        f"row keeps this place and title and the abstract of {kept.path}:{kept.line} "
+        f"(--on-conflict {revision.policy})"
     )
 
 

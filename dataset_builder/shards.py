@@ -156,7 +156,7 @@ def _row_bytes(table: pa.Table) -> np.ndarray:
     total = np.zeros(table.num_rows, dtype=np.int64)
     for column in table.columns:
         if pa.types.is_string(column.type):
-            total += pc.binary_length(column).to_numpy(zero_copy_only=False)
+            total += pc.binary_length(column).fill_null(0).to_numpy(zero_copy_only=False)
         elif not pa.types.is_list(column.type):
             total += column.type.byte_width
     return total

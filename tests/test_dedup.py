@@ -9,6 +9,7 @@ import pyarrow as pa
 from dataset_builder.dedup import FileKeys, plan
 from dataset_builder.keys import (
     abstract_hashes,
+    arxiv_hashes,
     paper_id,
     paper_ids,
     title_hash,
@@ -17,10 +18,18 @@ from dataset_builder.keys import (
 )
 
 
-def keys(name: str, *papers: tuple[str, str, int]) -> FileKeys:
+def keys(name: str, *papers: tuple[str, str, int] | tuple[str, str, int, str | None]) -> FileKeys:
+    """The keys of a dump of (title, abstract, line[, arXiv id]) papers, titles included."""
     file_keys = FileKeys(name, f"dumps/{name}")
-    titles, abstracts, lines = zip(*papers, strict=True) if papers else ((), (), ())
-    file_keys.add([title_hash(t) for t in titles], abstract_hashes(list(abstracts)), list(lines))
+    titles = [p[0] for p in papers]
+    ids = pa.array([p[3] if len(p) > 3 else None for p in papers], pa.string())  # type: ignore[misc]
+    file_keys.add(
+        [title_hash(t) for t in titles],
+        abstract_hashes([p[1] for p in papers]),
+        [p[2] for p in papers],
+        arxiv_hashes(ids),
+    )
+    file_keys.add_titles(pa.array(titles, pa.string()))
     return file_keys
 
 
@@ -130,3 +139,42 @@ def test_last_where_the_latest_repeats_an_earlier_version_names_that_version() -
     [revision] = plan(files, "last").revisions
     assert [(v.file, v.line) for v in revision.versions] == [("a.txt", 1), ("b.txt", 4)]
     assert (revision.kept.file, revision.kept.line) == ("b.txt", 4)
+
+
+def test_the_same_arxiv_id_links_papers_through_each_other_into_one() -> None:
+    # a text paper, an API paper with its title and an id, a later API paper with that id retitled,
+    # and a text paper with the new title: all one paper, kept at its first place.
+    result = plan(
+        [
+            keys("a.txt", ("Old Title", "abs", 2), ("Other", "abs o", 4)),
+            keys("b.jsonl", ("old title", "abs", 1, "2403.12345")),
+            keys("c.jsonl", ("New Title", "abs", 1, "2403.12345v2")),
+            keys("d.txt", ("New  Title", "abs", 7)),
+        ]
+    )
+    assert [f.keep.tolist() for f in result.files] == [[True, True], [False], [False], [False]]
+    assert result.files[0].also_in == {0: ["b.jsonl", "c.jsonl", "d.txt"]}
+    assert result.files[0].enrich_from == {0: (1, 0)}  # the first API version: b.jsonl, position 0
+    assert [f.with_arxiv_id for f in result.files] == [1, 0, 0, 0]
+    assert [(d.file, d.line) for d in result.duplicates] == [("b.jsonl", 1)]
+    [revision] = result.revisions
+    assert revision.paper_id == paper_id(title_hash("Old Title"))
+    assert [(v.file, v.line) for v in revision.versions] == [("a.txt", 2), ("c.jsonl", 1)]
+    assert revision.titles == ("Old Title", "New Title") and revision.retitled
+    assert result.revised == {"c.jsonl": 1, "d.txt": 1}
+
+
+def test_an_api_paper_first_keeps_its_own_columns() -> None:
+    result = plan([keys("a.jsonl", ("Alpha", "abs", 1, "2403.00001")), keys("b.txt", ("Alpha", "abs", 3))])
+    assert [f.keep.tolist() for f in result.files] == [[True], [False]]
+    assert result.files[0].enrich_from == {} and result.files[0].with_arxiv_id == 1
+
+
+def test_different_arxiv_ids_with_one_title_are_one_paper() -> None:
+    result = plan(
+        [
+            keys("a.jsonl", ("Alpha", "abs", 1, "2403.00001")),
+            keys("b.jsonl", ("Alpha", "abs", 1, "2403.00002")),
+        ]
+    )
+    assert [f.keep.tolist() for f in result.files] == [[True], [False]]

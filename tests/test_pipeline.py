@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import importlib.util
 from pathlib import Path
@@ -32,7 +33,15 @@ def test_load_dataset_reads_one_train_split_with_declared_features(
     features = dataset["train"].features
     assert features["also_in"] == datasets.List(datasets.Value("string"))
     assert features["source_line"] == datasets.Value("int32")
-    assert list(features) == ["paper_id", "title", "abstract", "source_file", "source_line", "also_in"]
+    old = ["paper_id", "title", "abstract", "source_file", "source_line", "also_in"]
+    new = ["arxiv_id", "authors", "published_on", "listed_on", "upvotes", "near_duplicate_of"]
+    assert list(features) == old + new
+    assert features["published_on"] == features["listed_on"] == datasets.Value("date32")
+    assert features["authors"] == datasets.List(datasets.Value("string"))
+    assert features["upvotes"] == datasets.Value("int32")
+    # The bundled text dumps carry none of the new columns (no date in their names either).
+    rows = dataset["000_83255905406594dc"].to_list()
+    assert all(row[name] is None for row in rows for name in new)
 
 
 def test_parquet_loader_reads_the_shards_without_the_card(built: BuildResult, tmp_path: Path) -> None:
@@ -240,6 +249,8 @@ def test_near_duplicates_are_reported_and_kept_by_default(write_dump: WriteDump,
     assert [f.near_duplicates for f in result.report.files] == [0, 1, 0]
     dataset = datasets.load_dataset(str(tmp_path / "out"), split="all", cache_dir=str(tmp_path / "cache"))
     assert dataset.num_rows == 3
+    marked = {(row["source_file"], row["source_line"]): row["near_duplicate_of"] for row in dataset}
+    assert marked == {("a.txt", 1): None, ("b.txt", 1): None, ("b.txt", 3): near.first_paper_id}
     card = (tmp_path / "out" / "README.md").read_text()
     assert "1 paper is a near-duplicate" in card and "1 of them is kept as a row of its own." in card
     assert "| near-duplicates |" in card
@@ -253,6 +264,7 @@ def test_near_duplicates_remove_folds_the_later_paper_into_the_first(
     assert sorted(dataset["title"]) == ["Retrieval at Scale", "Sparse Attention for Long-Context Models"]
     [first] = [row for row in dataset if row["source_file"] == "a.txt"]
     assert first["also_in"] == ["b.txt", "c.txt"]
+    assert dataset["near_duplicate_of"] == [None, None]  # removed, not marked
     report = result.report
     assert report.total("read") == sum(
         report.total(n) for n in ("kept", "duplicates", "revisions", "rejected")
@@ -266,3 +278,19 @@ def test_near_duplicates_remove_folds_the_later_paper_into_the_first(
 def test_near_duplicates_off_looks_for_none(write_dump: WriteDump, tmp_path: Path) -> None:
     result = build([near_duplicate_dumps(write_dump)], tmp_path / "out", near_duplicates="off")
     assert result.report.near_duplicates == []
+
+
+def test_listed_on_of_a_text_dump_is_the_page_date_label_when_it_carries_a_year(
+    write_dump: WriteDump, tmp_path: Path
+) -> None:
+    write_dump("dated.txt", ["Daily Papers", "Mar 12, 2024", "A Dated Paper", abstract("dated papers")])
+    write_dump("undated.txt", ["Daily Papers", "Mar 13", "An Undated Paper", abstract("undated papers")])
+    named = write_dump("2024-03-14.txt", ["Daily Papers", "Mar 1, 2020", "A Named Paper", abstract("names")])
+    build([named.parent], tmp_path / "dist", near_duplicates="off")
+    rows = datasets.load_dataset(str(tmp_path / "dist"), split="train")
+    listed = {row["title"]: row["listed_on"] for row in rows}
+    assert listed == {
+        "A Dated Paper": datetime.date(2024, 3, 12),
+        "An Undated Paper": None,  # `Mar 13` has no year: never guessed
+        "A Named Paper": datetime.date(2024, 3, 14),  # the file name's date comes first
+    }

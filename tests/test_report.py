@@ -50,6 +50,7 @@ def test_json_report_shape_is_pinned(write_dump: WriteDump, tmp_path) -> None:
         "rejected",
         "revisions",
         "near_duplicates",
+        "with_arxiv_id",
     ]
     assert (first["file"], first["split"], first["read"], first["kept"]) == ("a.txt", "a", 3, 2)
     assert report["problems"] == [
