@@ -169,6 +169,7 @@ def test_the_plan_carries_the_skipped_count() -> None:
     titles = [f"Study {i}: model {i % 7} on dataset {i % 5}" for i in range(count)]
     keys = dedup.FileKeys("a.txt", "a.txt")
     keys.add(title_hashes(pa.array(titles)), abstract_hashes(abstracts), np.arange(1, count + 1))
-    keys.add_near(neardup.signatures(abstracts), pa.array(titles))
+    keys.add_titles(pa.array(titles))
+    keys.add_near(neardup.signatures(abstracts))
     plan = dedup.plan([keys], near_duplicates="warn")
     assert plan.near_skipped == neardup.find_pairs(neardup.signatures(abstracts), titles).skipped > 0
