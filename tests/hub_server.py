@@ -529,7 +529,7 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             hub.requests.append((method, url.path))
-            if self._injected(method, url.path):
+            if self._injected(method, self.path):
                 return
             failure = next(
                 (f for f in hub._failures if f.times > 0 and f.method == method and f.fragment in url.path),
@@ -561,7 +561,8 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self._json(e.status, {"error": e.message}, headers)
 
         def _injected(self, method: str, path: str) -> bool:
-            """Apply a refusal or stall the test asked for; True when the request was handled so."""
+            """Apply a refusal or stall the test asked for (`fragment` in the path with its query, e.g.
+            `date=2026-01-05`); True when the request was handled so."""
             refusal = next(
                 (f for f in hub._refusals if f.times > 0 and f.method == method and f.fragment in path), None
             )

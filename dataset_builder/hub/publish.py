@@ -207,6 +207,11 @@ def publish(
         raise PublishError(f"{e}: try again later; nothing was published") from e
     except HfHubHTTPError as e:
         raise PublishError(_explain(e, repo_id)) from e
+    except httpx2.TimeoutException as e:
+        raise PublishError(
+            f"the Hub did not answer within {retries.timeout:g} s ({type(e).__name__}): try again later, "
+            "or allow longer with --timeout"
+        ) from e
     except httpx2.HTTPError as e:
         shown = hide_passwords(api.endpoint)  # a password in HF_ENDPOINT stays secret
         raise PublishError(f"could not reach the Hub at {shown} ({e}); nothing was published") from e
