@@ -189,6 +189,16 @@ def test_a_persistent_429_says_it_was_rate_limited_and_how_long_it_waited(
     )
 
 
+def test_a_card_the_hub_fails_to_serve_is_not_taken_for_a_missing_one(
+    built: BuildResult, hub: HubServer
+) -> None:
+    push(built.out, hub, tag="v1.0.0")
+    hub.fail_next("HEAD", "/resolve/", 403)  # huggingface_hub reports this as "not in the local cache"
+    with pytest.raises(PublishError, match=r"HTTP 403"):  # not published without the card's history
+        push(built.out, hub, tag="v1.1.0")
+    assert hub.tags(REPO).keys() == {"v1.0.0"}
+
+
 def test_a_commit_that_failed_on_the_hub_is_never_sent_twice(built: BuildResult, hub: HubServer) -> None:
     hub.fail_next("POST", "/commit/main", 502)
     with pytest.raises(PublishError, match="HTTP 502"):

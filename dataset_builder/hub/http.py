@@ -10,6 +10,9 @@ One place for every Hub request (fetch's own, and publish's through `HfApi`):
 - Other waits back off exponentially from `Retries.base_wait`; after `Retries.tries` attempts the last
   failure is raised as `GaveUp`, which says how long the tool waited.
 
+Downloads (`hf_hub_download`, `HfFileSystem` reads) are left to huggingface_hub, which already retries
+them with its own backoff.
+
 Timeouts: `HfApi` methods that accept one get `Retries.timeout` per call; `create_commit` and a few others
 only use the shared client's default, which huggingface_hub creates without any timeout, so the CLI (never
 the library: it is process-wide) installs `client_factory` with `huggingface_hub.set_client_factory`.
@@ -27,7 +30,7 @@ from typing import Any, TypeVar
 
 import httpx2
 from huggingface_hub import HfApi
-from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 from huggingface_hub.utils import _http as hf_http  # for default_client_factory, which is not exported
 
 T = TypeVar("T")
@@ -137,8 +140,16 @@ class RetryingHfApi(HfApi):
         return self.retries.call(super().list_repo_refs, *args, idempotent=True, **kwargs)
 
     def hf_hub_download(self, *args: Any, **kwargs: Any) -> Any:
+        """Not retried here: huggingface_hub already retries a failed download request with backoff."""
         kwargs.setdefault("etag_timeout", self.retries.timeout)
-        return self.retries.call(super().hf_hub_download, *args, idempotent=True, **kwargs)
+        try:
+            return super().hf_hub_download(*args, **kwargs)
+        except LocalEntryNotFoundError as e:
+            # A request that failed for good (no connection, 5xx, 429, 403) comes back as a file missing
+            # from the local cache, which callers would take for a file missing on the Hub.
+            if isinstance(e.__cause__, (HfHubHTTPError, httpx2.TransportError)):
+                raise e.__cause__ from e
+            raise
 
     def get_repo_discussions(self, *args: Any, **kwargs: Any) -> Any:
         # A generator in HfApi: read it whole inside the retry so a failure on a later page is retried.
