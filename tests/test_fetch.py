@@ -20,7 +20,8 @@ from huggingface_hub import HfApi
 from huggingface_hub.hf_api import PaperInfo
 
 from dataset_builder.cli import cli
-from dataset_builder.hub.fetch import FetchError, FetchResult, days_between, fetch_days
+from dataset_builder.errors import FetchError
+from dataset_builder.hub.fetch import FetchResult, days_between, fetch_days
 from dataset_builder.hub.http import Retries
 
 MONDAY, TUESDAY, WEDNESDAY = date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7)

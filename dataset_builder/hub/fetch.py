@@ -30,19 +30,12 @@ from huggingface_hub.hf_api import PaperInfo
 from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # public, lazily exported
 from tqdm import tqdm
 
-from dataset_builder.errors import DatasetError
+from dataset_builder.errors import FetchError
 from dataset_builder.hub.http import DEFAULT_RETRIES, GaveUp, Retries, timeout_of
 from dataset_builder.records import hide_passwords
 
 PAGE_SIZE = 50  # list_daily_papers' default `limit`; a full page means there may be another
 SUFFIX = ".jsonl"
-
-
-class FetchError(DatasetError):
-    """A day could not be fetched; the days before it were written, the rest not tried."""
-
-    def __init__(self, message: str, *, file: str = "") -> None:
-        super().__init__(message, file=file, rule="fetch-failed")
 
 
 Outcome = Literal["written", "refreshed", "unchanged", "empty", "kept"]
