@@ -231,6 +231,18 @@ def test_an_entry_the_client_cannot_read_is_refused(hub: HubServer, out: Path) -
     assert list(out.iterdir()) == []
 
 
+def test_a_progress_bar_per_day_only_when_asked(
+    hub: HubServer,
+    listed: dict[date, list[dict[str, Any]]],
+    out: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fetch(hub, out, [MONDAY])
+    assert capsys.readouterr().err == ""
+    fetch(hub, out, [TUESDAY], progress=True)
+    assert "2026-01-06: 50paper" in capsys.readouterr().err
+
+
 def test_days_between_includes_both_ends() -> None:
     assert days_between(MONDAY, WEDNESDAY) == [MONDAY, TUESDAY, WEDNESDAY]
     assert days_between(MONDAY, MONDAY) == [MONDAY]
@@ -286,6 +298,9 @@ def test_cli_failures_are_one_line_with_exit_1_and_no_traceback(hub: HubServer, 
     limited = run(hub, tmp_path, "--date", "2026-01-05")
     assert limited.returncode == 1
     assert limited.stderr.splitlines()[-1].startswith("Error: 2026-01-05: rate limited by the Hub (HTTP 429)")
+    assert "/api/daily_papers?p=0&limit=50&date=2026-01-05: HTTP 429; retrying in 0 s (try 2 of 4)" in (
+        limited.stderr
+    )
     hub.stop()  # the same address, now closed: the connection is refused, retried, then given up
     unreachable = run(hub, tmp_path, "--date", "2026-01-05")
     assert unreachable.returncode == 1

@@ -33,6 +33,8 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 from huggingface_hub.utils import _http as hf_http  # for default_client_factory, which is not exported
 
+from dataset_builder.records import hide_passwords
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -171,14 +173,19 @@ class RetryingHfApi(HfApi):
         return self.retries.call(super().create_tag, *args, idempotent=False, **kwargs)
 
 
+def _response(error: Exception) -> httpx2.Response | None:
+    """The Hub's answer to a refused request; None for a request that got no answer."""
+    return error.response if isinstance(error, HfHubHTTPError) else None
+
+
 def _status(error: Exception) -> int | None:
-    response = getattr(error, "response", None) if isinstance(error, HfHubHTTPError) else None
+    response = _response(error)
     return None if response is None else response.status_code
 
 
 def _retry_after(error: Exception) -> float | None:
     """The `Retry-After` of a refused request in seconds (from seconds or an HTTP date), or None."""
-    response = getattr(error, "response", None) if isinstance(error, HfHubHTTPError) else None
+    response = _response(error)
     value = None if response is None else response.headers.get("Retry-After")
     if not value:
         return None
@@ -195,5 +202,12 @@ def _retry_after(error: Exception) -> float | None:
 
 
 def _short(error: Exception) -> str:
+    """The failure and its request, for the log: `GET https://.../api/daily_papers?... : HTTP 429`."""
     status = _status(error)
-    return f"HTTP {status}" if status is not None else f"{type(error).__name__}: {error}"
+    what = f"HTTP {status}" if status is not None else f"{type(error).__name__}: {error}"
+    response = _response(error)
+    try:
+        request = response.request if response is not None else error.request  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # httpx2 raises RuntimeError when it has no request
+        return what
+    return f"{request.method} {hide_passwords(str(request.url))}: {what}"
