@@ -208,8 +208,9 @@ def test_a_refusal_that_retrying_cannot_fix_fails_at_once(
     hub: HubServer, listed: dict[date, list[dict[str, Any]]], out: Path
 ) -> None:
     hub.fail_next("GET", PAGES, 401)
-    with pytest.raises(FetchError, match=r"^2026-01-05: the Hub refused the request \(HTTP 401"):
+    with pytest.raises(FetchError, match=r"^2026-01-05: the Hub refused the request \(HTTP 401") as caught:
         fetch(hub, out, [MONDAY])
+    assert "fetch needs no token: unset HF_TOKEN or fix it" in str(caught.value)
     assert page_requests(hub) == 1 and list(out.iterdir()) == []
 
 

@@ -114,8 +114,9 @@ def fetch_days(
             raise FetchError(f"{day}: {e}; {_retry(result)}", file=str(path)) from e
         except HfHubHTTPError as e:
             status = e.response.status_code if e.response is not None else None
+            advice = " (fetch needs no token: unset HF_TOKEN or fix it)" if status == 401 else ""
             raise FetchError(
-                f"{day}: the Hub refused the request (HTTP {status}: {e.server_message or e}); "
+                f"{day}: the Hub refused the request (HTTP {status}: {e.server_message or e}){advice}; "
                 f"{_retry(result)}",
                 file=str(path),
             ) from e
