@@ -305,7 +305,7 @@ def test_cli_failures_are_one_line_with_exit_1_and_no_traceback(hub: HubServer, 
     hub.stop()  # the same address, now closed: the connection is refused, retried, then given up
     unreachable = run(hub, tmp_path, "--date", "2026-01-05")
     assert unreachable.returncode == 1
-    assert "Error: 2026-01-05: could not reach the Hub (ConnectError" in unreachable.stderr
+    assert f"Error: 2026-01-05: could not reach the Hub at {hub.url} (ConnectError" in unreachable.stderr
     for done in (limited, unreachable):
         assert "Traceback" not in done.stderr and "This is a bug" not in done.stderr
 

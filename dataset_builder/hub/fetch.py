@@ -111,7 +111,7 @@ def fetch_days(
         try:
             entries = list(_entries(endpoint, headers, day, retries, progress))
         except GaveUp as e:
-            raise FetchError(f"{day}: {e}; {_retry(result)}", file=str(path)) from e
+            raise FetchError(f"{day}: {e.describe(endpoint)}; {_retry(result)}", file=str(path)) from e
         except HfHubHTTPError as e:
             status = e.response.status_code if e.response is not None else None
             advice = " (fetch needs no token: unset HF_TOKEN or fix it)" if status == 401 else ""

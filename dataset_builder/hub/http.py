@@ -69,9 +69,9 @@ class GaveUp(Exception):
         self.status = _status(error)
         super().__init__(self.describe())
 
-    def describe(self) -> str:
-        """What happened, e.g. `rate limited by the Hub (HTTP 429): still refused after 4 tries and 63 s
-        of waiting`."""
+    def describe(self, endpoint: str = "") -> str:
+        """What happened, e.g. `rate limited by the Hub (HTTP 429): still refused, after 4 tries and 63 s
+        of waiting`; `endpoint` (shown without a password) says which Hub could not be reached."""
         if self.status == 429:
             what = "rate limited by the Hub (HTTP 429): still refused"
         elif self.status is not None:
@@ -79,7 +79,8 @@ class GaveUp(Exception):
         elif isinstance(self.error, httpx2.TimeoutException):
             what = f"the Hub did not answer in time ({type(self.error).__name__}) every time"
         else:
-            what = f"could not reach the Hub ({type(self.error).__name__}: {self.error}) every time"
+            at = f" at {hide_passwords(endpoint)}" if endpoint else ""
+            what = f"could not reach the Hub{at} ({type(self.error).__name__}: {self.error}) every time"
         return f"{what}, after {self.tries} tries and {self.waited:.0f} s of waiting"
 
 

@@ -204,7 +204,7 @@ def publish(
         )
         result.commit = commit.oid
     except GaveUp as e:
-        raise PublishError(f"{e}: try again later; nothing was published") from e
+        raise PublishError(f"{e.describe(api.endpoint)}: try again later; nothing was published") from e
     except HfHubHTTPError as e:
         raise PublishError(_explain(e, repo_id)) from e
     except httpx2.TimeoutException as e:
