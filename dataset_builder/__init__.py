@@ -8,10 +8,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from dataset_builder.errors import DatasetError, InvalidInput, PublishError
+from dataset_builder.errors import DatasetError, FetchError, InvalidInput, PublishError
 from dataset_builder.records import Paper, Problem
 
 if TYPE_CHECKING:
+    from dataset_builder.hub.fetch import FetchResult, fetch_days
     from dataset_builder.hub.publish import PublishResult, publish
     from dataset_builder.pipeline import BuildResult, build, find_dumps, validate_dumps
     from dataset_builder.report import Report
@@ -23,6 +24,8 @@ _LAZY = {
     "build": "pipeline",
     "find_dumps": "pipeline",
     "validate_dumps": "pipeline",
+    "FetchResult": "hub.fetch",
+    "fetch_days": "hub.fetch",
     "PublishResult": "hub.publish",
     "publish": "hub.publish",
     "Report": "report",
@@ -39,6 +42,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BuildResult",
     "DatasetError",
+    "FetchError",
+    "FetchResult",
     "InvalidInput",
     "Paper",
     "Problem",
@@ -46,6 +51,7 @@ __all__ = [
     "PublishResult",
     "Report",
     "build",
+    "fetch_days",
     "find_dumps",
     "publish",
     "validate_dumps",

@@ -16,6 +16,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ _STOPPED = {
     "build": "nothing was written; --out is as it was",
     "validate": "nothing was written",
     "publish": "the Hub applies a commit whole or not at all; publish again to finish",
+    "fetch": "every day's file is complete or as it was; fetch again to finish",
 }
 
 _INPUTS = click.argument(
@@ -133,6 +135,32 @@ def _tag(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
         return None if value is None else check_tag(value)
     except DatasetError as e:
         raise click.BadParameter(str(e)) from e
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if value <= 0:
+        raise click.BadParameter("must be positive")
+    return value
+
+
+_TIMEOUT = click.option(
+    "--timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    callback=_seconds,
+    help="Seconds a Hub request may go without an answer before it fails (and, if safe, is retried).",
+)
+
+
+def _hub_timeouts(seconds: float) -> None:
+    """Give huggingface_hub's shared HTTP client these timeouts (it has none); process-wide, so only the
+    CLI does it, for the commands that talk to the Hub."""
+    from huggingface_hub import set_client_factory
+
+    from dataset_builder.hub.http import client_factory
+
+    set_client_factory(client_factory(seconds))
 
 
 def _settings(**options: object) -> Settings:
@@ -332,6 +360,7 @@ def validate_command(
 @click.option("--message", help="Commit message. Default: a count of added, updated and deleted files.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the papers it changes; send nothing.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
+@_TIMEOUT
 @_FORMAT
 def publish_command(
     dist: Path | None,
@@ -344,6 +373,7 @@ def publish_command(
     message: str | None,
     dry_run: bool,
     quiet: bool,
+    timeout: float,
     fmt: str,
 ) -> None:
     """Release the project's dumps to the Hub in one commit: build dist/ if it is missing or out of
@@ -354,8 +384,11 @@ def publish_command(
     from huggingface_hub import get_token
     from huggingface_hub.utils.tqdm import disable_progress_bars
 
+    from dataset_builder.hub.http import Retries
     from dataset_builder.hub.publish import NO_TOKEN, publish
     from dataset_builder.hub.release import prepare
+
+    _hub_timeouts(timeout)
 
     settings = _settings(repo_id=repo_id)
     if settings.repo_id is None:
@@ -387,8 +420,63 @@ def publish_command(
             allow_removals=allow_removals,
             sources=sources,
             progress=progress,
+            retries=Retries(timeout=timeout),
         )
     _echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else result.summary())
+
+
+def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    try:
+        return None if value is None else date.fromisoformat(value)
+    except ValueError as e:
+        raise click.BadParameter(f"{value!r} is not a day as YYYY-MM-DD") from e
+
+
+@cli.command("fetch")
+@click.option("--date", "day", callback=_day, help="Fetch this one day, YYYY-MM-DD.")
+@click.option("--since", callback=_day, help="Fetch every day from this one, YYYY-MM-DD.")
+@click.option("--until", callback=_day, help="Last day for --since, YYYY-MM-DD. Default: today (UTC).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of dumps to write YYYY-MM-DD.jsonl into. Default: input of the settings, or dumps.",
+)
+@click.option("--refresh", is_flag=True, help="Fetch days already fetched again; replace changed ones.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
+@_TIMEOUT
+def fetch_command(
+    day: date | None,
+    since: date | None,
+    until: date | None,
+    out: Path | None,
+    refresh: bool,
+    quiet: bool,
+    timeout: float,
+) -> None:
+    """Fetch the Hub's Daily Papers listing: one dump per day with papers, each line one paper as the
+    API sends it. The endpoint comes from HF_ENDPOINT, the (optional) token from HF_TOKEN or the login.
+    """
+    from dataset_builder.hub.fetch import days_between, fetch_days
+    from dataset_builder.hub.http import Retries
+
+    first = day or since
+    if first is None or (day is not None and since is not None):
+        raise click.UsageError("give --date DAY, or --since DAY [--until DAY]")
+    if day is not None and until is not None:
+        raise click.UsageError("--until goes with --since, not --date")
+    last = day or until or datetime.now(UTC).date()
+    if last < first:
+        raise click.UsageError(f"--until {last} is before --since {first}")
+    _hub_timeouts(timeout)
+    with _library_errors("text"):
+        result = fetch_days(
+            days_between(first, last),
+            out or _settings().input,
+            refresh=refresh,
+            retries=Retries(timeout=timeout),
+            progress=not quiet and sys.stderr.isatty(),
+        )
+    _echo(result.summary())
 
 
 def main() -> None:

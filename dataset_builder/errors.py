@@ -44,6 +44,14 @@ class PublishError(DatasetError):
         super().__init__(message, rule="publish-failed")
 
 
+class FetchError(DatasetError):
+    """Fetching a day's listing from the Hub failed; the message names the day. Days before it were
+    written, the rest not tried."""
+
+    def __init__(self, message: str, *, file: str = "") -> None:
+        super().__init__(message, file=file, rule="fetch-failed")
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM stopped the run. A KeyboardInterrupt, so every `except Exception` lets it
     through and every clean-up on the way out runs; `completed` is True when it came after the new

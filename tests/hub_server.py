@@ -48,6 +48,27 @@ class Failure:
 
 
 @dataclass
+class Refusal:
+    """Answer matching requests with `status` and, when given, a Retry-After header."""
+
+    method: str
+    fragment: str
+    status: int
+    retry_after: str | None
+    times: int
+
+
+@dataclass
+class Stall:
+    """Hold matching requests for up to `seconds` (less when the server stops), then drop them."""
+
+    method: str
+    fragment: str
+    seconds: float
+    times: int
+
+
+@dataclass
 class Repo:
     """Refs (branch or refs/pr/N -> commit oid) and commits (oid -> {title, parent, files})."""
 
@@ -68,6 +89,11 @@ class HubServer:
         self._failures: list[Failure] = []
         self._repos: dict[str, Repo] = {}
         self._lock = threading.Lock()
+        self._papers: dict[str, list[dict[str, Any]]] = {}
+        self._refusals: list[Refusal] = []
+        self._stalls: list[Stall] = []
+        self._stopping = threading.Event()
+        self.stalled = threading.Event()  # set when a request starts stalling
         (root / "blobs").mkdir(parents=True, exist_ok=True)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -82,6 +108,7 @@ class HubServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -100,6 +127,21 @@ class HubServer:
     def drop_next(self, method: str, fragment: str, times: int = 1) -> None:
         """Close the connection without answering the next matching requests."""
         self._failures.append(Failure(method, fragment, None, times))
+
+    def refuse_next(
+        self, method: str, fragment: str, status: int = 429, retry_after: str | None = None, times: int = 1
+    ) -> None:
+        """Answer the next `times` matching requests with `status` (429: rate limited) and `Retry-After`."""
+        self._refusals.append(Refusal(method, fragment, status, retry_after, times))
+
+    def stall_next(self, method: str, fragment: str, seconds: float = 30, times: int = 1) -> None:
+        """Hold the next matching requests without an answer for up to `seconds`, then drop them; for
+        timeouts (the client's must be shorter). `stalled` is set when one starts."""
+        self._stalls.append(Stall(method, fragment, seconds, times))
+
+    def add_papers(self, day: str, entries: list[dict[str, Any]]) -> None:
+        """List `entries` (raw API objects, in this order) on the Daily Papers of `day` (YYYY-MM-DD)."""
+        self._papers.setdefault(day, []).extend(entries)
 
     def commits(
         self, repo_id: str, revision: str = "main", repo_type: str = "dataset"
@@ -442,6 +484,12 @@ class HubServer:
             headers["X-Linked-Size"] = str(entry["size"])
         return self._blob(entry["sha256"]), headers
 
+    def daily_papers(self, query: dict[str, list[str]]) -> Any:
+        """One page of a day's papers, as the Hub pages them: `p` from 0, `limit` 50 by default."""
+        day = query.get("date", [""])[0]
+        page, limit = int(query.get("p", ["0"])[0]), int(query.get("limit", ["50"])[0])
+        return self._papers.get(day, [])[page * limit : (page + 1) * limit]
+
     def commit_list(self, repo_type: str, repo_id: str, rev: str) -> Any:
         self._repo(repo_type, repo_id)
         return [
@@ -481,6 +529,8 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             hub.requests.append((method, url.path))
+            if self._injected(method, self.path):
+                return
             failure = next(
                 (f for f in hub._failures if f.times > 0 and f.method == method and f.fragment in url.path),
                 None,
@@ -510,7 +560,32 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 headers = {"X-Error-Code": e.code} if e.code else {}
                 self._json(e.status, {"error": e.message}, headers)
 
+        def _injected(self, method: str, path: str) -> bool:
+            """Apply a refusal or stall the test asked for (`fragment` in the path with its query, e.g.
+            `date=2026-01-05`); True when the request was handled so."""
+            refusal = next(
+                (f for f in hub._refusals if f.times > 0 and f.method == method and f.fragment in path), None
+            )
+            if refusal is not None:
+                refusal.times -= 1
+                headers = {"Retry-After": refusal.retry_after} if refusal.retry_after is not None else {}
+                self._json(refusal.status, {"error": f"injected refusal {refusal.status}"}, headers)
+                return True
+            stall = next(
+                (f for f in hub._stalls if f.times > 0 and f.method == method and f.fragment in path), None
+            )
+            if stall is not None:
+                stall.times -= 1
+                hub.stalled.set()
+                hub._stopping.wait(stall.seconds)
+                self.close_connection = True
+                self.connection.close()
+                return True
+            return False
+
         def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> None:
+            if method == "GET" and path == "/api/daily_papers":
+                return self._json(200, hub.daily_papers(query))
             if method == "POST" and path == "/api/validate-yaml":
                 return self._json(200, hub.validate_yaml(json.loads(body)))
             if method == "POST" and path == "/api/repos/create":

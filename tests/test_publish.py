@@ -17,6 +17,7 @@ from conftest import DUMPS, PYTHON, SPLIT_ROWS, hub_env
 from hub_server import HubServer
 
 from dataset_builder.errors import InvalidInput, PublishError
+from dataset_builder.hub.http import Retries
 from dataset_builder.hub.publish import PublishResult, publish
 from dataset_builder.layout import dump_files
 from dataset_builder.pipeline import BuildResult, build
@@ -25,8 +26,10 @@ REPO = "org/papers"
 WRITES = ("POST", "PUT")
 
 
-def push(dist: Path, hub: HubServer, **options: Any) -> PublishResult:
-    return publish(dist, REPO, endpoint=hub.url, token="hf_test", **options)
+def push(dist: Path, hub: HubServer, waits: list[float] | None = None, **options: Any) -> PublishResult:
+    """Publish to the stand-in; the waits between retries go to `waits` instead of sleeping."""
+    retries = Retries(sleep=(waits if waits is not None else []).append)
+    return publish(dist, REPO, endpoint=hub.url, token="hf_test", retries=retries, **options)
 
 
 def local_files(dist: Path) -> dict[str, bytes]:
@@ -164,8 +167,64 @@ def test_http_failures_give_advice_and_leave_the_repo_as_it_was(
 
 def test_a_dropped_connection_is_reported(built: BuildResult, hub: HubServer) -> None:
     hub.drop_next("GET", "/api/datasets/", times=10)
-    with pytest.raises(PublishError, match="could not reach the Hub"):
+    waits: list[float] = []
+    with pytest.raises(PublishError, match="could not reach the Hub") as caught:
+        push(built.out, hub, waits)
+    assert "after 4 tries and 7 s of waiting" in str(caught.value) and waits == [1.0, 2.0, 4.0]
+
+
+def test_a_429_is_waited_for_as_the_hub_asks_and_the_publish_goes_through(
+    built: BuildResult, hub: HubServer
+) -> None:
+    hub.refuse_next("GET", "/api/datasets/", 429, retry_after="5")
+    hub.refuse_next("POST", "/commit/main", 429, retry_after="3")  # refused, so safe to send again
+    waits: list[float] = []
+    result = push(built.out, hub, waits)
+    assert waits == [5.0, 3.0] and result.commit_url is not None
+    assert [c["title"] for c in hub.commits(REPO)] == ["Publish dataset build (6 add)", "initial commit"]
+
+
+def test_a_persistent_429_says_it_was_rate_limited_and_how_long_it_waited(
+    built: BuildResult, hub: HubServer
+) -> None:
+    hub.refuse_next("GET", "/api/datasets/", 429, retry_after="20", times=10)
+    with pytest.raises(PublishError) as caught:
         push(built.out, hub)
+    assert str(caught.value) == (
+        "rate limited by the Hub (HTTP 429): still refused, after 4 tries and 60 s of waiting: "
+        "try again later; nothing was published"
+    )
+
+
+def test_a_card_the_hub_fails_to_serve_is_not_taken_for_a_missing_one(
+    built: BuildResult, hub: HubServer
+) -> None:
+    push(built.out, hub, tag="v1.0.0")
+    hub.fail_next("HEAD", "/resolve/", 403)  # huggingface_hub reports this as "not in the local cache"
+    with pytest.raises(PublishError, match=r"HTTP 403"):  # not published without the card's history
+        push(built.out, hub, tag="v1.1.0")
+    assert hub.tags(REPO).keys() == {"v1.0.0"}
+
+
+def test_a_commit_that_failed_on_the_hub_is_never_sent_twice(built: BuildResult, hub: HubServer) -> None:
+    hub.fail_next("POST", "/commit/main", 502)
+    with pytest.raises(PublishError, match="HTTP 502"):
+        push(built.out, hub)
+    assert sum(1 for method, path in hub.requests if path.endswith("/commit/main")) == 1
+
+
+def test_a_stalled_commit_times_out_with_a_clear_message(built: BuildResult, tmp_path: Path) -> None:
+    with HubServer(tmp_path / "hub") as hub:
+        hub.stall_next("POST", "/commit/main")
+        env = hub_env(hub, tmp_path / "home")
+        command = [PYTHON, "-m", "dataset_builder", "publish", str(built.out), "--repo-id", REPO]
+        done = subprocess.run([*command, "--timeout", "1"], env=env, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "Error: the Hub did not answer within 1 s (ReadTimeout): try again later, "
+        "or allow longer with --timeout"
+    )
+    assert "Traceback" not in done.stderr
 
 
 def test_cli_publishes_with_hf_endpoint_and_never_prints_the_token(

@@ -21,6 +21,7 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, Revi
 
 from dataset_builder.errors import DatasetError, InvalidInput, PublishError
 from dataset_builder.hub.changes import Changes
+from dataset_builder.hub.http import DEFAULT_RETRIES, GaveUp, Retries, RetryingHfApi
 from dataset_builder.hub.release import (
     check_tag,
     compose_card,
@@ -118,6 +119,7 @@ def publish(
     allow_removals: bool = False,
     sources: Sequence[Path] | None = None,
     progress: bool = False,
+    retries: Retries = DEFAULT_RETRIES,
 ) -> PublishResult:
     """Publish a built folder to the dataset repository `repo_id` in a single commit.
 
@@ -125,7 +127,8 @@ def publish(
     names the commit), and the changelog of the releases already on the branch. With `sources`, the
     folder must be the build of exactly these dumps. A publish that would remove more than half of the
     published papers is refused unless `allow_removals`. With `create_pr`, an open pull request that
-    already holds these files is reported instead of opening another.
+    already holds these files is reported instead of opening another. Requests are retried and timed
+    out per `retries` (hub/http.py); the commit itself is sent again only when the Hub refused it.
 
     Raises InvalidInput when `dist` fails `validate --dist` (before any request), PublishError when the
     Hub refuses or cannot be reached or a guard refuses; the branch then holds the files it held before
@@ -145,7 +148,7 @@ def publish(
     if sources is not None and (reason := stale(dist, sources)) is not None:
         raise PublishError(f"{reason}; nothing was published")
     shards = {f.name: f.sha256 for f in report.files}
-    api = HfApi(endpoint=endpoint, token=token)
+    api = RetryingHfApi(endpoint=endpoint, token=token, retries=retries)
     branch = revision or "main"
     result = PublishResult(repo_id, branch, dry_run=dry_run, tag=tag)
     try:
@@ -197,8 +200,15 @@ def publish(
             parent_commit=remote.head,
         )
         result.commit = commit.oid
+    except GaveUp as e:
+        raise PublishError(f"{e.describe(api.endpoint)}: try again later; nothing was published") from e
     except HfHubHTTPError as e:
         raise PublishError(_explain(e, repo_id)) from e
+    except httpx2.TimeoutException as e:
+        raise PublishError(
+            f"the Hub did not answer within {retries.timeout:g} s ({type(e).__name__}): try again later, "
+            "or allow longer with --timeout"
+        ) from e
     except httpx2.HTTPError as e:
         shown = hide_passwords(api.endpoint)  # a password in HF_ENDPOINT stays secret
         raise PublishError(f"could not reach the Hub at {shown} ({e}); nothing was published") from e
@@ -209,7 +219,7 @@ def publish(
     if tag is not None:
         try:
             api.create_tag(repo_id, repo_type="dataset", tag=tag, revision=commit.oid)
-        except (HfHubHTTPError, httpx2.HTTPError) as e:
+        except (GaveUp, HfHubHTTPError, httpx2.HTTPError) as e:
             raise PublishError(
                 f"published {commit.commit_url} but could not tag it {tag} ({e}); tag that commit with "
                 f"`hf repos tag create {repo_id} {tag} --repo-type dataset --revision {commit.oid}`"
