@@ -97,10 +97,12 @@ def card_data(
     files: Sequence[FileSummary] = (),
     settings: Settings | None = None,
     repo_id: str = DEFAULT_REPO_ID,
+    policies: Mapping[str, str] | None = None,
 ) -> DatasetCardData:
     """The card's YAML: Hub metadata, the `default` config (one split per dump) and the `all` config
     (every shard as one `train` split), `dataset_info` of the default config, and the provenance block
-    under `dataset_builder` (with the repository id the card names)."""
+    under `dataset_builder` (with the repository id the card names and the build `policies` that
+    decided the rows, e.g. on_conflict)."""
     settings = settings or Settings()
     rows = sum(s.rows for shards in splits.values() for s in shards)
     license = settings.license_fields()
@@ -126,7 +128,9 @@ def card_data(
             },
         ],
         dataset_info=dataset_info_yaml(splits),
-        dataset_builder=provenance(files, splits) | {"repo_id": repo_id},
+        dataset_builder=provenance(files, splits)
+        | {"repo_id": repo_id}
+        | ({"policies": dict(policies)} if policies is not None else {}),
         **license,
     )
 
@@ -138,8 +142,10 @@ def render_card(
     settings: Settings | None = None,
     revisions: Sequence[Revision] = (),
     near_duplicates: Sequence[NearDuplicate] = (),
+    policies: Mapping[str, str] | None = None,
 ) -> str:
-    """The whole README.md text; the same inputs always give the same bytes.
+    """The whole README.md text; the same inputs always give the same bytes. `policies` (the build
+    options that decide the rows) go to the provenance block, where `publish` reads them back.
 
     `publish` adds the release (version, changelog) to the card it uploads; see release.py."""
     schema = paper_schema()
@@ -158,7 +164,7 @@ def render_card(
         if f.split is not None
     ]
     card = DatasetCard.from_template(
-        card_data(splits, files, settings, repo_id),
+        card_data(splits, files, settings, repo_id, policies),
         template_path=str(resource(TEMPLATE)),
         repo_id=repo_id,
         all_config=ALL_CONFIG,

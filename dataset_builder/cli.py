@@ -326,6 +326,11 @@ def validate_command(
 )
 @click.option("--tag", callback=_tag, help="Tag the commit with this version, e.g. v1.2.0 (must be new).")
 @click.option("--allow-removals", is_flag=True, help="Publish even if over half the papers would go.")
+@click.option(
+    "--delete-unlisted",
+    is_flag=True,
+    help="Also delete files under data/ on the Hub that no build of this tool wrote (default: leave them).",
+)
 @click.option("--private", is_flag=True, help="Create the repository private (when it does not exist).")
 @click.option("--revision", help="Branch to commit to (created from main if missing). Default: main.")
 @click.option("--create-pr", is_flag=True, help="Open a pull request instead of committing to the branch.")
@@ -338,6 +343,7 @@ def publish_command(
     repo_id: str | None,
     tag: str | None,
     allow_removals: bool,
+    delete_unlisted: bool,
     private: bool,
     revision: str | None,
     create_pr: bool,
@@ -385,6 +391,7 @@ def publish_command(
             dry_run=dry_run,
             tag=tag,
             allow_removals=allow_removals,
+            delete_unlisted=delete_unlisted,
             sources=sources,
             progress=progress,
         )

@@ -186,6 +186,7 @@ def build(
             settings,
             revisions=report.revisions,
             near_duplicates=report.near_duplicates,
+            policies={"on_conflict": on_conflict, "near_duplicates": near_duplicates},
         )
         (staging / CARD).write_text(card, encoding="utf-8")
         swap(staging, target)
