@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -171,6 +172,29 @@ class _Redacting(logging.Formatter):
         return redact(super().format(record))
 
 
+def _redact_log_records() -> None:
+    """Every log record redacted when it is made, whatever prints it: huggingface_hub logs through a
+    handler of its own (with HF_DEBUG=1, each request as a curl command with the full URL)."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "__name__", "") == "_redacted_record":
+        return
+    busy = threading.local()
+
+    def _redacted_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        if not getattr(busy, "on", False):  # redact may log (reading the saved token): no recursion
+            busy.on = True
+            try:
+                record.msg, record.args = redact(record.getMessage()), None
+            except Exception:  # a malformed record is printed as the logging module would
+                pass
+            finally:
+                busy.on = False
+        return record
+
+    logging.setLogRecordFactory(_redacted_record)
+
+
 class _Commands(click.Group):
     """The one place that turns a stop or an unexpected exception into one line and an exit code."""
 
@@ -189,6 +213,12 @@ class _Commands(click.Group):
             )
             _echo(f"Interrupted ({name}): {done}.", err=True)
             ctx.exit(128 + e.signum)
+        except OSError as e:  # a full disk, a network failure, ... at a place not named yet: not a bug
+            if ctx.params.get("verbose"):
+                _echo(traceback.format_exc(), err=True)
+            where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            _echo(f"Error: {where}{e.strerror or e}.", err=True)
+            ctx.exit(1)
         except Exception as e:
             if ctx.params.get("verbose"):
                 _echo(traceback.format_exc(), err=True)
@@ -206,6 +236,7 @@ class _Commands(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Log what each stage does; show tracebacks.")
 def cli(verbose: bool) -> None:
     """Build, check and publish the Daily Papers dataset from text dumps of the page."""
+    _redact_log_records()
     handler = logging.StreamHandler()
     handler.setFormatter(_Redacting("%(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])

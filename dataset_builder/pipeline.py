@@ -14,9 +14,9 @@ import shutil
 import textwrap
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from dataset_builder import dedup
 from dataset_builder.dedup import ConflictPolicy, NearDuplicatePolicy
-from dataset_builder.errors import DatasetError, InvalidInput
+from dataset_builder.errors import DatasetError, FileSystemError, InvalidInput
 from dataset_builder.layout import (
     CARD,
     DEFAULT_INPUT,
@@ -157,7 +157,7 @@ def build(
     check_replaceable(out)
     count = _workers(workers, paths)
     target = target_of(out)  # a symlinked --out keeps pointing at the new build
-    with staging_folder(target) as staging:
+    with _file_system_errors(out, target), staging_folder(target) as staging:
         spills = staging / _SPILL_DIR
         spills.mkdir()
         with system_memory_pool(), _pool(count) as pool:
@@ -192,6 +192,16 @@ def build(
         swap(staging, target)
     log.info(result.summary())
     return result
+
+
+@contextmanager
+def _file_system_errors(out: Path, target: Path) -> Iterator[None]:
+    """An OSError while building (a full disk, a read-only file system, a name too long for the file
+    system) as a FileSystemError naming the path and the cause: not the tool's fault."""
+    try:
+        yield
+    except OSError as e:
+        raise FileSystemError(e.filename or target, e, f"{out} was left as it was") from e
 
 
 def _revised_abstracts(plan: dedup.Plan, spills: Path) -> list[dict[int, str]]:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import yaml
 
-from dataset_builder.errors import DatasetError, Interrupted
+from dataset_builder.errors import DatasetError, FileSystemError, Interrupted
 from dataset_builder.layout import CARD, PROVENANCE_KEY, SHARD_DIR
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,13 @@ def _deferred_stops() -> Iterator[None]:
 
 
 def target_of(out: Path) -> Path:
-    """The folder a build replaces: `out` itself, or what it links to (the link is kept)."""
-    return out.resolve() if out.is_symlink() else out.absolute()
+    """The folder a build replaces: `out` itself, or what it links to (the link is kept).
+
+    Raises FileSystemError when the link cannot be followed (a symlink loop)."""
+    try:
+        return out.resolve() if out.is_symlink() else out.absolute()
+    except (OSError, RuntimeError) as e:  # RuntimeError: a loop, before Python 3.13
+        raise FileSystemError(out, e, "choose another --out") from e
 
 
 def check_replaceable(out: Path) -> None:

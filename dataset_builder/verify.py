@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from dataset_builder.card import features_yaml, hub_schema
 from dataset_builder.errors import DatasetError
-from dataset_builder.layout import CARD, PROVENANCE_KEY, SHARD_DIR, shard_path
+from dataset_builder.layout import CARD, PROVENANCE_KEY, SHARD_DIR, is_valid_split, shard_path
 from dataset_builder.read import sha256_of
 from dataset_builder.records import Problem
 from dataset_builder.report import FileSummary, Report
@@ -62,6 +62,10 @@ def verify_dist(dist: Path, progress: bool = False) -> Report:
     bar = tqdm(total=total, desc="checking", unit="shard", disable=not progress)
     for split, (paths, declared_rows) in splits.items():
         rows, counted = 0, True  # rows of a shard that cannot be read are unknown, not zero
+        if not is_valid_split(split):  # `datasets.load_dataset` refuses it, e.g. `ALL`
+            report.problems.append(
+                Problem(card, None, "split-name", f"split {split!r} is not a name `datasets` accepts")
+            )
         for index, relative in enumerate(paths):
             listed.add(relative)
             if relative != shard_path(split, index, len(paths)):
