@@ -36,7 +36,7 @@ class InvalidInput(DatasetError):
 
     def __init__(self, report: Report) -> None:
         self.report = report
-        count = len(report.problems)
+        count = report.problem_count
         super().__init__(f"{count} problem{'' if count == 1 else 's'} in the input; nothing was written")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -25,7 +26,7 @@ from dataset_builder.fastparse import Chunk, Papers, parse_dump
 from dataset_builder.keys import abstract_hashes, paper_ids, title_hashes
 from dataset_builder.read import sha256_of
 from dataset_builder.records import Paper, Problem
-from dataset_builder.report import FileSummary
+from dataset_builder.report import FileSummary, ProblemCap
 from dataset_builder.schema import check, paper_schema
 from dataset_builder.shards import Shard, SplitWriter
 
@@ -75,7 +76,8 @@ class FileScan:
 
     summary: FileSummary
     keys: dedup.FileKeys
-    problems: list[Problem]
+    problems: list[Problem]  # the first of each rule; `omitted` counts the others
+    omitted: Counter[tuple[str, str]]
 
 
 def scan_file(
@@ -96,6 +98,7 @@ def scan_file(
     summary = FileSummary(path.name, shown, sha256_of(path))
     keys = dedup.FileKeys(path.name, shown)
     problems: list[Problem] = []
+    cap = ProblemCap()
     schema = paper_schema().arrow
     with ExitStack() as stack:
         writer = None
@@ -109,16 +112,15 @@ def scan_file(
             if progress is not None:
                 progress(position, 0)
 
-        for batch in _batches(parse_dump(path, on_read=reading), path.name, batch_size):
+        for batch in _batches(parse_dump(path, on_read=reading), path.name, batch_size, cap):
             found = batch.problems
-            lost = sum(1 for p in found if p.rule in _LOST_RECORDS)
-            summary.read += len(batch.lines) + lost
-            summary.rejected += lost
+            summary.read += len(batch.lines) + batch.lost
+            summary.rejected += batch.lost
             if len(batch.lines):
                 hashes = title_hashes(batch.titles)
                 table = _table(batch, paper_ids(hashes), path.name)
                 invalid = check(table, shown)
-                found.extend(_at_abstract_lines(invalid, batch))
+                found.extend(cap.keep(_at_abstract_lines(invalid, batch)))
                 bad_lines = {p.line for p in invalid if p.line is not None}
                 summary.rejected += len(bad_lines)
                 lines = batch.lines
@@ -134,7 +136,7 @@ def scan_file(
             problems.extend(sorted(found, key=lambda p: p.line or 0))
             if progress is not None:
                 progress(read[0], len(batch.lines))
-    return FileScan(summary, keys, problems)
+    return FileScan(summary, keys, problems, cap.omitted)
 
 
 def read_abstracts(spill: Path, positions: Iterable[int]) -> dict[int, str]:
@@ -203,27 +205,31 @@ class _Batch:
     lines: npt.NDArray[np.int64]
     abstract_lines: npt.NDArray[np.int64]
     problems: list[Problem]
+    lost: int = 0  # records the parser rejected whole (counted as read and rejected)
 
 
-def _batches(chunks: Iterable[Chunk], source: str, size: int) -> Iterator[_Batch]:
-    """The parser's chunks joined into batches of at least `size` papers (the last may hold fewer)."""
+def _batches(chunks: Iterable[Chunk], source: str, size: int, cap: ProblemCap) -> Iterator[_Batch]:
+    """The parser's chunks joined into batches of at least `size` papers (the last may hold fewer);
+    their problems go through `cap`."""
     held: list[Papers] = []
     problems: list[Problem] = []
-    count = 0
+    count = lost = 0
     for chunk in chunks:
         if isinstance(chunk, Papers):
             held.append(chunk)
         else:
             papers = [item for item in chunk if isinstance(item, Paper)]
-            problems.extend(item for item in chunk if isinstance(item, Problem))
+            found = [item for item in chunk if isinstance(item, Problem)]
+            lost += sum(1 for p in found if p.rule in _LOST_RECORDS)
+            problems.extend(cap.keep(found))
             if papers:
                 held.append(_papers(papers))
         count = sum(len(p) for p in held)
         if count >= size:
-            yield _join(held, problems)
-            held, problems = [], []
-    if held or problems:
-        yield _join(held, problems)
+            yield replace(_join(held, problems), lost=lost)
+            held, problems, lost = [], [], 0
+    if held or problems or lost:
+        yield replace(_join(held, problems), lost=lost)
 
 
 def _papers(papers: Sequence[Paper]) -> Papers:

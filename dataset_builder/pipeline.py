@@ -318,6 +318,7 @@ def _scan(
     for scan in scans:
         report.files.append(scan.summary)
         report.problems.extend(scan.problems)
+        report.omitted.update(scan.omitted)
     keys = [scan.keys for scan in scans]
     plan = dedup.plan(keys, policy.on_conflict, policy.near_duplicates)
     report.problems.extend(plan.conflicts)
