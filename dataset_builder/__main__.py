@@ -1,5 +1,30 @@
-"""`python -m dataset_builder`: the same as the `dataset-builder` command."""
+"""`python -m dataset_builder`: the same as the `dataset-builder` command, whose entry point is `main`.
 
-from dataset_builder.cli import main
+Nothing heavy is imported before the Ctrl-C handler is in place: importing the libraries takes a second,
+and a Ctrl-C then must be one line and exit 130, not a traceback. Once a command runs, `cli` handles
+stops itself (staging.stop_on_signals).
+"""
 
-main()
+import os
+import signal
+import sys
+
+
+def _stopped_while_starting(signum: int, frame: object) -> None:
+    sys.stderr.write(
+        f"Interrupted ({signal.Signals(signum).name}): stopped while starting; nothing was done.\n"
+    )
+    sys.stderr.flush()
+    os._exit(128 + signum)  # nothing was started that needs cleaning up
+
+
+def main() -> None:
+    """Console-script entry point."""
+    signal.signal(signal.SIGINT, _stopped_while_starting)
+    from dataset_builder.cli import main as run
+
+    run()
+
+
+if __name__ == "__main__":
+    main()

@@ -133,10 +133,12 @@ def card_data(
     files: Sequence[FileSummary] = (),
     settings: Settings | None = None,
     repo_id: str = DEFAULT_REPO_ID,
+    policies: Mapping[str, str] | None = None,
 ) -> DatasetCardData:
     """The card's YAML: Hub metadata, the configs (`configs_yaml`), `dataset_info` of the default config
     only (it would repeat the features once per dump otherwise), and the provenance block under
-    `dataset_builder` (with the repository id the card names). `dumps`: dump name -> its shards."""
+    `dataset_builder` (with the repository id the card names and the build `policies` that decided the
+    rows, e.g. on_conflict). `dumps`: dump name -> its shards."""
     settings = settings or Settings()
     shards = [s for listed in dumps.values() for s in listed]
     license = settings.license_fields()
@@ -149,7 +151,9 @@ def card_data(
         tags=["papers", "abstracts", "arxiv"],
         configs=configs_yaml(dumps),
         dataset_info=dataset_info_yaml(shards),
-        dataset_builder=provenance(files, dumps) | {"repo_id": repo_id},
+        dataset_builder=provenance(files, dumps)
+        | {"repo_id": repo_id}
+        | ({"policies": dict(policies)} if policies is not None else {}),
         **license,
     )
 
@@ -163,8 +167,10 @@ def render_card(
     near_duplicates: Sequence[NearDuplicate] = (),
     titles: Mapping[str, str] | None = None,
     near_policy: str = "warn",
+    policies: Mapping[str, str] | None = None,
 ) -> str:
-    """The whole README.md text; the same inputs always give the same bytes.
+    """The whole README.md text; the same inputs always give the same bytes. `policies` (the build
+    options that decide the rows) go to the provenance block, where `publish` reads them back.
 
     `titles` maps the paper_id of every revised paper to its title (the "Revised papers" table shows
     them); `near_policy` is the build's `--near-duplicates`. `publish` adds the release (version,
@@ -178,7 +184,7 @@ def render_card(
     named = [f for f in files if f.split is not None]
     first = named[0] if named else None
     month = _MONTH.match(first.name) if first else None
-    data: dict[str, Any] = cast(Any, card_data(dumps, files, settings, repo_id)).to_dict()
+    data: dict[str, Any] = cast(Any, card_data(dumps, files, settings, repo_id, policies)).to_dict()
     template = jinja2.Template(resource(TEMPLATE).read_text(encoding="utf-8"), keep_trailing_newline=True)
     return str(
         template.render(

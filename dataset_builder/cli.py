@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -199,6 +200,29 @@ class _Redacting(logging.Formatter):
         return redact(super().format(record))
 
 
+def _redact_log_records() -> None:
+    """Every log record redacted when it is made, whatever prints it: huggingface_hub logs through a
+    handler of its own (with HF_DEBUG=1, each request as a curl command with the full URL)."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "__name__", "") == "_redacted_record":
+        return
+    busy = threading.local()
+
+    def _redacted_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        if not getattr(busy, "on", False):  # redact may log (reading the saved token): no recursion
+            busy.on = True
+            try:
+                record.msg, record.args = redact(record.getMessage()), None
+            except Exception:  # a malformed record is printed as the logging module would
+                pass
+            finally:
+                busy.on = False
+        return record
+
+    logging.setLogRecordFactory(_redacted_record)
+
+
 class _Commands(click.Group):
     """The one place that turns a stop or an unexpected exception into one line and an exit code."""
 
@@ -217,6 +241,12 @@ class _Commands(click.Group):
             )
             _echo(f"Interrupted ({name}): {done}.", err=True)
             ctx.exit(128 + e.signum)
+        except OSError as e:  # a full disk, a network failure, ... at a place not named yet: not a bug
+            if ctx.params.get("verbose"):
+                _echo(traceback.format_exc(), err=True)
+            where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            _echo(f"Error: {where}{e.strerror or e}.", err=True)
+            ctx.exit(1)
         except Exception as e:
             if ctx.params.get("verbose"):
                 _echo(traceback.format_exc(), err=True)
@@ -234,6 +264,7 @@ class _Commands(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Log what each stage does; show tracebacks.")
 def cli(verbose: bool) -> None:
     """Build, check and publish the Daily Papers dataset from text dumps of the page."""
+    _redact_log_records()
     handler = logging.StreamHandler()
     handler.setFormatter(_Redacting("%(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
@@ -354,6 +385,11 @@ def validate_command(
 )
 @click.option("--tag", callback=_tag, help="Tag the commit with this version, e.g. v1.2.0 (must be new).")
 @click.option("--allow-removals", is_flag=True, help="Publish even if over half the papers would go.")
+@click.option(
+    "--delete-unlisted",
+    is_flag=True,
+    help="Also delete files under data/ on the Hub that no build of this tool wrote (default: leave them).",
+)
 @click.option("--private", is_flag=True, help="Create the repository private (when it does not exist).")
 @click.option("--revision", help="Branch to commit to (created from main if missing). Default: main.")
 @click.option("--create-pr", is_flag=True, help="Open a pull request instead of committing to the branch.")
@@ -367,6 +403,7 @@ def publish_command(
     repo_id: str | None,
     tag: str | None,
     allow_removals: bool,
+    delete_unlisted: bool,
     private: bool,
     revision: str | None,
     create_pr: bool,
@@ -418,6 +455,7 @@ def publish_command(
             dry_run=dry_run,
             tag=tag,
             allow_removals=allow_removals,
+            delete_unlisted=delete_unlisted,
             sources=sources,
             progress=progress,
             retries=Retries(timeout=timeout),

@@ -21,12 +21,22 @@ class DatasetError(Exception):
         self.rule = rule
 
 
+class FileSystemError(DatasetError):
+    """Reading or writing a file failed for a reason outside the tool: a full disk, a read-only file
+    system, a name too long for the file system, a symlink loop."""
+
+    def __init__(self, path: object, error: OSError | RuntimeError, done: str = "") -> None:
+        cause = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        super().__init__(f"{path}: {cause}{f'; {done}' if done else ''}", file=str(path), rule="file-system")
+        self.errno = error.errno if isinstance(error, OSError) else None
+
+
 class InvalidInput(DatasetError):
     """The dumps have problems; `report` lists every one of them."""
 
     def __init__(self, report: Report) -> None:
         self.report = report
-        count = len(report.problems)
+        count = report.problem_count
         super().__init__(f"{count} problem{'' if count == 1 else 's'} in the input; nothing was written")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import datetime
 import functools
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,7 @@ from dataset_builder.layout import JSONL_SUFFIX, name_date
 from dataset_builder.parse import Chunk, Papers, page_date, parse_dump
 from dataset_builder.read import sha256_of
 from dataset_builder.records import Paper, Problem
-from dataset_builder.report import FileSummary
+from dataset_builder.report import FileSummary, ProblemCap
 from dataset_builder.schema import check, paper_schema
 from dataset_builder.shards import Shard, SplitWriter
 
@@ -80,7 +81,8 @@ class FileScan:
 
     summary: FileSummary
     keys: dedup.FileKeys
-    problems: list[Problem]
+    problems: list[Problem]  # the first of each rule; `omitted` counts the others
+    omitted: Counter[tuple[str, str]]
 
 
 def scan_file(
@@ -101,6 +103,7 @@ def scan_file(
     summary = FileSummary(path.name, shown, sha256_of(path))
     keys = dedup.FileKeys(path.name, shown)
     problems: list[Problem] = []
+    cap = ProblemCap()
     schema = paper_schema().arrow
     # The day the page listed a text dump's papers: the ISO date in its file name, else the page's date
     # label when it carries a year (it comes before the papers, so every batch sees it); never guessed.
@@ -123,16 +126,15 @@ def scan_file(
             if progress is not None:
                 progress(position, 0)
 
-        for batch in _dump_batches(path, batch_size, reading, label):
+        for batch in _dump_batches(path, batch_size, reading, label, cap):
             found = batch.problems
-            lost = sum(1 for p in found if p.rule in _LOST_RECORDS)
-            summary.read += len(batch.lines) + lost
-            summary.rejected += lost
+            summary.read += len(batch.lines) + batch.lost
+            summary.rejected += batch.lost
             if len(batch.lines):
                 hashes = title_hashes(batch.titles)
                 table = _table(batch, paper_ids(hashes), path.name, listed_on[0])
                 invalid = check(table, shown)
-                found.extend(_at_abstract_lines(invalid, batch))
+                found.extend(cap.keep(_at_abstract_lines(invalid, batch)))
                 bad_lines = {p.line for p in invalid if p.line is not None}
                 summary.rejected += len(bad_lines)
                 lines = batch.lines
@@ -148,7 +150,7 @@ def scan_file(
             problems.extend(sorted(found, key=lambda p: p.line or 0))
             if progress is not None:
                 progress(read[0], len(batch.lines))
-    return FileScan(summary, keys, problems)
+    return FileScan(summary, keys, problems, cap.omitted)
 
 
 def read_rows(spill: Path, positions: Iterable[int], columns: Sequence[str]) -> dict[int, dict[str, Any]]:
@@ -234,41 +236,47 @@ class _Batch:
     problems: list[Problem]
     # Columns of the paper record only some dumps carry (arxiv_id, authors, ...): `.jsonl` dumps.
     columns: dict[str, pa.ChunkedArray] = field(default_factory=dict)
+    lost: int = 0  # records the parser rejected whole (counted as read and rejected)
 
 
 def _dump_batches(
-    path: Path, size: int, on_read: Callable[[int], None], on_label: Callable[[str], None]
+    path: Path, size: int, on_read: Callable[[int], None], on_label: Callable[[str], None], cap: ProblemCap
 ) -> Iterator[_Batch]:
-    """The batches of one dump, a text dump's or a `.jsonl` API dump's; `on_label` gets a text dump's
-    preamble date labels."""
+    """The batches of one dump, a text dump's or a `.jsonl` API dump's, their problems through `cap`;
+    `on_label` gets a text dump's preamble date labels."""
     if path.suffix.lower() == JSONL_SUFFIX:
         for entries in apidump.read_entries(path, size, on_read):
             titles, abstracts = pa.chunked_array([entries.titles]), pa.chunked_array([entries.abstracts])
             columns = {name: pa.chunked_array([array]) for name, array in entries.columns.items()}
-            yield _Batch(titles, abstracts, entries.lines, entries.lines, entries.problems, columns)
+            lost = sum(1 for p in entries.problems if p.rule in _LOST_RECORDS)
+            problems = cap.keep(entries.problems)
+            yield _Batch(titles, abstracts, entries.lines, entries.lines, problems, columns, lost)
     else:
-        yield from _batches(parse_dump(path, on_read=on_read, on_label=on_label), path.name, size)
+        yield from _batches(parse_dump(path, on_read=on_read, on_label=on_label), path.name, size, cap)
 
 
-def _batches(chunks: Iterable[Chunk], source: str, size: int) -> Iterator[_Batch]:
-    """The parser's chunks joined into batches of at least `size` papers (the last may hold fewer)."""
+def _batches(chunks: Iterable[Chunk], source: str, size: int, cap: ProblemCap) -> Iterator[_Batch]:
+    """The parser's chunks joined into batches of at least `size` papers (the last may hold fewer);
+    their problems go through `cap`."""
     held: list[Papers] = []
     problems: list[Problem] = []
-    count = 0
+    count = lost = 0
     for chunk in chunks:
         if isinstance(chunk, Papers):
             held.append(chunk)
         else:
             papers = [item for item in chunk if isinstance(item, Paper)]
-            problems.extend(item for item in chunk if isinstance(item, Problem))
+            found = [item for item in chunk if isinstance(item, Problem)]
+            lost += sum(1 for p in found if p.rule in _LOST_RECORDS)
+            problems.extend(cap.keep(found))
             if papers:
                 held.append(_papers(papers))
         count = sum(len(p) for p in held)
         if count >= size:
-            yield _join(held, problems)
-            held, problems = [], []
-    if held or problems:
-        yield _join(held, problems)
+            yield replace(_join(held, problems), lost=lost)
+            held, problems, lost = [], [], 0
+    if held or problems or lost:
+        yield replace(_join(held, problems), lost=lost)
 
 
 def _papers(papers: Sequence[Paper]) -> Papers:

@@ -14,9 +14,9 @@ import shutil
 import textwrap
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,7 +27,7 @@ from tqdm import tqdm
 from dataset_builder import dedup
 from dataset_builder.apidump import API_COLUMNS
 from dataset_builder.dedup import ConflictPolicy, NearDuplicatePolicy
-from dataset_builder.errors import DatasetError, InvalidInput
+from dataset_builder.errors import DatasetError, FileSystemError, InvalidInput
 from dataset_builder.layout import (
     CARD,
     DEFAULT_INPUT,
@@ -160,7 +160,7 @@ def build(
     check_replaceable(out)
     count = _workers(workers, paths)
     target = target_of(out)  # a symlinked --out keeps pointing at the new build
-    with staging_folder(target) as staging:
+    with _file_system_errors(out, target), staging_folder(target) as staging:
         spills = staging / _SPILL_DIR
         spills.mkdir()
         with system_memory_pool(), _pool(count) as pool:
@@ -201,6 +201,7 @@ def build(
             near_duplicates=report.near_duplicates,
             titles=_titles(staging, result.splits, {r.paper_id for r in report.revisions}),
             near_policy=near_duplicates,
+            policies={"on_conflict": on_conflict, "near_duplicates": near_duplicates},
         )
         (staging / CARD).write_text(card, encoding="utf-8")
         swap(staging, target)
@@ -221,6 +222,16 @@ def _titles(root: Path, dumps: dict[str, list[Shard]], ids: set[str]) -> dict[st
             zip(table.column("paper_id").to_pylist(), table.column("title").to_pylist(), strict=True)
         )
     return found
+
+
+@contextmanager
+def _file_system_errors(out: Path, target: Path) -> Iterator[None]:
+    """An OSError while building (a full disk, a read-only file system, a name too long for the file
+    system) as a FileSystemError naming the path and the cause: not the tool's fault."""
+    try:
+        yield
+    except OSError as e:
+        raise FileSystemError(e.filename or target, e, f"{out} was left as it was") from e
 
 
 def _revised_abstracts(plan: dedup.Plan, spills: Path) -> list[dict[int, str]]:
@@ -361,6 +372,7 @@ def _scan(
     for scan in scans:
         report.files.append(scan.summary)
         report.problems.extend(scan.problems)
+        report.omitted.update(scan.omitted)
     keys = [scan.keys for scan in scans]
     plan = dedup.plan(keys, policy.on_conflict, policy.near_duplicates)
     report.problems.extend(plan.conflicts)

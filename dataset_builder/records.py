@@ -65,7 +65,8 @@ def shorten(text: str, width: int = 60) -> str:
     return repr(text)
 
 
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+# Up to the last `@` before the host: a password may hold `@` unencoded (`http://user:p@ss@host`).
+_USERINFO = re.compile(r"(?<=://)[^/?#\s]+@")
 
 
 def hide_passwords(text: str) -> str:

@@ -7,6 +7,8 @@ systems parse it, so fields are only ever added.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,30 @@ from dataset_builder.records import Duplicate, NearDuplicate, Place, Problem, Re
 
 REPORT_VERSION = 1
 FORMATS = ("text", "json", "github")
+# Problems of one rule listed per file; the others are only counted (Report.omitted), so a dump of
+# millions of bad lines takes bounded memory to report.
+MAX_PROBLEMS_PER_RULE = 100
+
+
+@dataclass
+class ProblemCap:
+    """Keeps the first `limit` problems of each rule per file and counts the others in `omitted`."""
+
+    limit: int = MAX_PROBLEMS_PER_RULE
+    seen: Counter[tuple[str, str]] = field(default_factory=Counter)
+    omitted: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def keep(self, problems: Iterable[Problem]) -> list[Problem]:
+        """The problems to list; the rest are counted."""
+        kept = []
+        for problem in problems:
+            key = (problem.file, problem.rule)
+            self.seen[key] += 1
+            if self.seen[key] > self.limit:
+                self.omitted[key] += 1
+            else:
+                kept.append(problem)
+        return kept
 
 
 @dataclass
@@ -46,10 +72,17 @@ class Report:
     duplicates: list[Duplicate] = field(default_factory=list)
     revisions: list[Revision] = field(default_factory=list)
     near_duplicates: list[NearDuplicate] = field(default_factory=list)
+    # (file, rule) -> problems found but not listed in `problems` (see ProblemCap)
+    omitted: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.omitted
+
+    @property
+    def problem_count(self) -> int:
+        """Every problem found, listed or not."""
+        return len(self.problems) + sum(self.omitted.values())
 
     def total(self, name: str) -> int:
         """Sum of one count (`read`, `kept`, `duplicates`, `rejected`) over all files."""
@@ -68,7 +101,7 @@ class Report:
                 "rejected": self.total("rejected"),
                 "revisions": self.total("revisions"),
                 "near_duplicates": len(self.near_duplicates),
-                "problems": len(self.problems),
+                "problems": self.problem_count,
             },
             "files": [
                 {
@@ -135,6 +168,10 @@ class Report:
                 }
                 for n in self.near_duplicates
             ],
+            # problems found past the first MAX_PROBLEMS_PER_RULE of a rule in a file: counted, not listed
+            "omitted": [
+                {"file": file, "rule": rule, "count": count} for (file, rule), count in self.omitted.items()
+            ],
         }
 
     def summary(self) -> str:
@@ -144,7 +181,7 @@ class Report:
         return (
             f"{counted(len(self.files), 'file')}, {counted(self.total('read'), 'paper')} read, "
             f"{self.total('kept'):,} kept, {counted(self.total('duplicates'), 'duplicate')} removed, "
-            f"{revisions}{near}{counted(len(self.problems), 'problem')}"
+            f"{revisions}{near}{counted(self.problem_count, 'problem')}"
         )
 
     def notes(self) -> list[str]:
@@ -161,17 +198,27 @@ class Report:
             return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
         if fmt == "github":
             lines = [_github(p) for p in self.problems]
+            lines += [
+                f"::error file={_escape(f, prop=True)}::{_escape(_omitted(r, n))}"
+                for (f, r), n in self.omitted.items()
+            ]
             lines += [_github_near(n) for n in self.near_duplicates]
             lines += [_github_revision(r) for r in self.revisions]
             lines.append(("::error::" if self.problems else "::notice::") + self.summary())
             return "\n".join(lines)
-        lines = [*(str(p) for p in self.problems), *self.warnings(), *self.notes(), self.summary()]
+        omitted = [f"{file}: {_omitted(rule, n)}" for (file, rule), n in self.omitted.items()]
+        lines = [*(str(p) for p in self.problems), *omitted, *self.warnings(), *self.notes(), self.summary()]
         return "\n".join(lines)
 
 
 def counted(number: int, noun: str) -> str:
     """`1 revision`, `2 revisions`, `1,234 papers`."""
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def _omitted(rule: str, count: int) -> str:
+    first = MAX_PROBLEMS_PER_RULE
+    return f"[{rule}] {counted(count, 'more problem')} of this rule (only the first {first} are listed)"
 
 
 def _place(place: Place) -> dict[str, Any]:

@@ -86,7 +86,9 @@ class Settings:
         table: dict[str, Any] | None = _read(own) if own.is_file() else None
         pyproject = root / PYPROJECT
         if pyproject.is_file():
-            tool = _read(pyproject).get("tool", {}).get(TOOL_TABLE)
+            tool = _table(_read(pyproject).get("tool", {}), pyproject, "[tool]").get(TOOL_TABLE)
+            if tool is not None:
+                tool = _table(tool, pyproject, f"[tool.{TOOL_TABLE}]")
             if tool is not None and table is not None:
                 raise SettingsError(
                     f"{pyproject}: [tool.{TOOL_TABLE}] and {own} both hold settings; keep one"
@@ -144,6 +146,17 @@ def _read(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise SettingsError(f"{path}: not valid TOML: {e}") from e
+    except UnicodeDecodeError as e:
+        raise SettingsError(f"{path}: not UTF-8 text (byte {e.start}): save it as UTF-8") from e
+    except OSError as e:
+        raise SettingsError(f"{path}: cannot read it: {e.strerror or e}") from e
+
+
+def _table(value: object, path: Path, name: str) -> dict[str, Any]:
+    """`value` if it is a TOML table; SettingsError naming the file otherwise."""
+    if not isinstance(value, dict):
+        raise SettingsError(f"{path}: {name} must be a table, not {value!r}")
+    return value
 
 
 def _known(names: set[str]) -> str:

@@ -14,7 +14,15 @@ from tqdm import tqdm
 
 from dataset_builder.card import BuiltCard, features_yaml, hub_schema, read_card
 from dataset_builder.errors import CardError, DatasetError
-from dataset_builder.layout import CARD, DEFAULT_CONFIG, PROVENANCE_KEY, SHARD_DIR, dump_of, shard_path
+from dataset_builder.layout import (
+    CARD,
+    DEFAULT_CONFIG,
+    PROVENANCE_KEY,
+    SHARD_DIR,
+    dump_of,
+    is_valid_split,
+    shard_path,
+)
 from dataset_builder.read import sha256_of
 from dataset_builder.records import Problem
 from dataset_builder.report import FileSummary, Report
@@ -62,6 +70,10 @@ def verify_dist(dist: Path, progress: bool = False) -> Report:
     bar = tqdm(total=total, desc="checking", unit="shard", disable=not progress)
     for split, (paths, declared_rows) in splits.items():
         rows, counted = 0, True  # rows of a shard that cannot be read are unknown, not zero
+        if not is_valid_split(split):  # `datasets.load_dataset` refuses it, e.g. `ALL`
+            report.problems.append(
+                Problem(card, None, "split-name", f"split {split!r} is not a name `datasets` accepts")
+            )
         for relative in paths:
             listed.add(relative)
             summary = _read_shard(

@@ -13,11 +13,13 @@ Standard library only; tests start it on 127.0.0.1 and point HF_ENDPOINT at it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import fnmatch
 import hashlib
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -45,6 +47,8 @@ class Failure:
     fragment: str
     status: int | None  # None: drop the connection
     times: int
+    after: bool = False  # drop the connection after handling the request (the answer is lost)
+    before: Callable[[], None] | None = None  # run this first, then handle the request
 
 
 @dataclass
@@ -142,6 +146,14 @@ class HubServer:
     def add_papers(self, day: str, entries: list[dict[str, Any]]) -> None:
         """List `entries` (raw API objects, in this order) on the Daily Papers of `day` (YYYY-MM-DD)."""
         self._papers.setdefault(day, []).extend(entries)
+
+    def drop_answer_next(self, method: str, fragment: str) -> None:
+        """Handle the next matching request, then close the connection without sending the answer."""
+        self._failures.append(Failure(method, fragment, None, 1, after=True))
+
+    def before_next(self, method: str, fragment: str, action: Callable[[], None]) -> None:
+        """Run `action` (e.g. another client's publish) before handling the next matching request."""
+        self._failures.append(Failure(method, fragment, None, 1, before=action))
 
     def commits(
         self, repo_id: str, revision: str = "main", repo_type: str = "dataset"
@@ -537,6 +549,17 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             )
             if failure is not None:
                 failure.times -= 1
+                if failure.before is not None:
+                    failure.before()
+                    failure = None
+            if failure is not None and failure.after:
+                self.silent = True  # the Hub applies the request; its answer never arrives
+                with contextlib.suppress(HubError), hub._lock:
+                    self._route(method, url.path, query, body)
+                self.close_connection = True
+                self.connection.close()
+                return
+            if failure is not None:
                 if failure.status is None:
                     self.close_connection = True
                     self.connection.close()
@@ -640,6 +663,8 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             raise HubError(404, f"the stand-in does not serve {method} {path}")
 
         def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+            if getattr(self, "silent", False):
+                return
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -26,6 +26,7 @@ def test_json_report_shape_is_pinned(write_dump: WriteDump, tmp_path) -> None:
         "duplicates",
         "revisions",
         "near_duplicates",
+        "omitted",
     ]
     assert report["version"] == 1 and report["valid"] is False
     assert report["counts"] == {

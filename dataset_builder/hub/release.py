@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -110,8 +110,12 @@ def history(card_text: str | None) -> list[Release]:
     if not card_text:
         return []
     try:
-        return [Release(**entry) for entry in read_card(card_text).releases]
-    except (CardError, TypeError):
+        known = {f.name for f in fields(Release)}  # a newer tool or a hand edit may add keys: ignore them
+        return [
+            Release(**{k: v for k, v in entry.items() if k in known})
+            for entry in read_card(card_text).releases
+        ]
+    except (CardError, TypeError, AttributeError):
         return []
 
 
@@ -145,7 +149,8 @@ def stale(dist: Path, dumps: Sequence[Path], settings: Settings | None = None) -
     """Why `dist` is not the build of `dumps` (and, given `settings`, of them): None when it is.
 
     Compares the sha256 of every dump with the card's provenance; with settings, also the card metadata
-    they decide (repository id, pretty name, license)."""
+    they decide (repository id, pretty name, license) and the policies that decide the rows
+    (on-conflict, near-duplicates)."""
     card_path = dist / CARD
     if not card_path.is_file():
         return f"{dist} has no build"
@@ -170,6 +175,10 @@ def stale(dist: Path, dumps: Sequence[Path], settings: Settings | None = None) -
         differs = sorted(k for k, v in wanted.items() if card.data.get(k) != v)
         if card.repo_id != (settings.repo_id or DEFAULT_REPO_ID):
             differs.append("repo-id")
+        policies = card.data.get(PROVENANCE_KEY, {}).get("policies") or {}
+        for name in ("on_conflict", "near_duplicates"):
+            if policies.get(name) != getattr(settings, name):
+                differs.append(name.replace("_", "-"))
         if differs:
             return f"{dist} was built with other settings ({', '.join(differs)})"
     return None
