@@ -24,16 +24,13 @@ from dataset_builder.errors import DatasetError
 from dataset_builder.fastparse import Chunk, Papers, parse_dump
 from dataset_builder.keys import abstract_hashes, paper_ids, title_hashes
 from dataset_builder.read import sha256_of
-from dataset_builder.records import Paper, Problem
+from dataset_builder.records import LOST_RECORD_RULES, Paper, Problem
 from dataset_builder.report import FileSummary
 from dataset_builder.schema import check, paper_schema
 from dataset_builder.shards import Shard, SplitWriter
 
 # mallopt's parameters, from glibc's malloc.h.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-# Problems that each stand for one input record lost (the others are about lines that are not records,
-# or about papers, which are counted as papers).
-_LOST_RECORDS = {"orphan-title", "orphan-abstract", "not-utf8", "control-char", "line-too-long"}
 
 
 @contextmanager
@@ -111,7 +108,7 @@ def scan_file(
 
         for batch in _batches(parse_dump(path, on_read=reading), path.name, batch_size):
             found = batch.problems
-            lost = sum(1 for p in found if p.rule in _LOST_RECORDS)
+            lost = sum(1 for p in found if p.rule in LOST_RECORD_RULES)
             summary.read += len(batch.lines) + lost
             summary.rejected += lost
             if len(batch.lines):

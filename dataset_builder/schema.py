@@ -17,7 +17,7 @@ import pyarrow as pa
 import yaml
 
 from dataset_builder.errors import DatasetError
-from dataset_builder.records import Problem
+from dataset_builder.records import RULES, Problem
 from dataset_builder.resources import resource
 
 SCHEMA_PATH = "schemas/paper.yaml"
@@ -28,8 +28,9 @@ _ARROW_TYPES = {
     "Int64": pa.int64(),
     "List(String)": pa.list_(pa.string()),
 }
-# Short rule names for pandera's checks: `title-length`, `paper_id-pattern`, ...
-_RULES = {
+# Short rule names for pandera's checks: `title-length`, `paper_id-pattern`, ... (registered in
+# records.RULES; a check without a registered rule is reported as `schema`).
+CHECK_RULES = {
     "str_length": "length",
     "str_matches": "pattern",
     "greater_than_or_equal_to": "min",
@@ -93,11 +94,17 @@ def _message(column: str, check_name: str, value: str) -> str:
     return f"{column} fails {check_name}"
 
 
+def schema_rule(column: str, check_name: str) -> str:
+    """The rule of a failed pandera check (`str_length` of `title` -> `title-length`)."""
+    rule = f"{column}-{CHECK_RULES.get(check_name, check_name)}"
+    return rule if rule in RULES else "schema"
+
+
 def _problems(frame: pl.DataFrame, failures: pl.DataFrame, file: str, first_row: int | None) -> list[Problem]:
     problems = []
     for case in failures.iter_rows(named=True):
         index, column, check_name = case["index"], case["column"], str(case["check"])
-        short = _RULES.get(check_name.split("(")[0], check_name.split("(")[0])
+        rule = schema_rule(column, check_name.split("(")[0])
         if index is None:
             line = None
         elif first_row is None:
@@ -105,5 +112,5 @@ def _problems(frame: pl.DataFrame, failures: pl.DataFrame, file: str, first_row:
         else:
             line = first_row + index
         value = "" if case["failure_case"] is None else str(case["failure_case"])
-        problems.append(Problem(file, line, f"{column}-{short}", _message(column, check_name, value), value))
+        problems.append(Problem(file, line, rule, _message(column, check_name, value), value))
     return sorted(problems, key=lambda p: p.line or 0)

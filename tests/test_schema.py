@@ -5,8 +5,9 @@ from __future__ import annotations
 import pyarrow as pa
 import yaml
 
+from dataset_builder.records import RULES
 from dataset_builder.resources import resource
-from dataset_builder.schema import SCHEMA_PATH, check, paper_schema
+from dataset_builder.schema import SCHEMA_PATH, check, paper_schema, schema_rule
 
 
 def batch(**overrides: object) -> pa.Table:
@@ -51,3 +52,15 @@ def test_every_failing_row_is_reported_not_just_the_first() -> None:
     rows = pa.concat_tables([batch(source_line=n, title="x") for n in (3, 9, 12)])
     assert [p.line for p in check(rows, "d.txt")] == [3, 9, 12]
     assert [p.line for p in check(rows, "shard.parquet", first_row=1)] == [1, 2, 3]
+
+
+def test_every_check_of_the_yaml_has_its_own_registered_rule() -> None:
+    spec = yaml.safe_load(resource(SCHEMA_PATH).read_text())
+    not_checks = {"title", "description", "dtype", "nullable"}
+    columns = spec["columns"].items()
+    checks = [(name, key) for name, column in columns for key in column if key not in not_checks]
+    assert len(checks) >= 5
+    for name, key in checks:
+        rule = schema_rule(name, key)
+        assert rule != "schema" and rule in RULES, (name, key)
+    assert schema_rule("title", "dtype") == "schema"
