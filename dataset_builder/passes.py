@@ -7,10 +7,8 @@ imports only what those need, so a worker process starts without `datasets` and 
 
 from __future__ import annotations
 
-import ctypes
-import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,42 +26,6 @@ from dataset_builder.records import LOST_RECORD_RULES, Paper, Problem
 from dataset_builder.report import FileSummary
 from dataset_builder.schema import check, paper_schema
 from dataset_builder.shards import Shard, SplitWriter
-
-# mallopt's parameters, from glibc's malloc.h.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-
-
-@contextmanager
-def system_memory_pool() -> Iterator[None]:
-    """Send Arrow's allocations to the system allocator while the passes run, then restore the default.
-
-    pyarrow's default pool (mimalloc) keeps freed pages resident: on 200k papers it cost 30 MB more
-    peak RSS (`build-1` in benchmarks/run.py) and was no faster.
-    """
-    _map_large_buffers()
-    previous = pa.default_memory_pool()
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        yield
-    finally:
-        pa.set_memory_pool(previous)
-
-
-@functools.cache
-def _map_large_buffers() -> None:
-    """Have glibc's malloc map buffers of 1 MiB and more and unmap them when freed, for good.
-
-    By default its threshold grows to 32 MiB as pieces are freed, after which each thread's arena keeps
-    the freed pieces resident: 200k papers took 350 MB with one thread and 530-590 MB with two, against
-    290 and 400 MB with this (ru_maxrss, interleaved runs). The setting is per process and stays; other
-    C libraries (musl, macOS) do without it.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
-    libc.mallopt(_M_TRIM_THRESHOLD, 4 << 20)
 
 
 @dataclass

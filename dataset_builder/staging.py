@@ -5,8 +5,8 @@ folder while it runs; the lock moves with the folder when it is swapped in and e
 its process). A staging folder whose lock can be taken and whose process is gone was left by a build
 that was killed outright; the next build removes it. Nothing else beside `--out` is ever touched.
 
-`stop_on_signals` turns SIGINT and SIGTERM into `Interrupted`, so the staging folder is removed on the
-way out like after any failure; during the swap the stop waits until both renames are done.
+A stop (runner.stop_on_signals) removes the staging folder on the way out like any failure; during the
+swap it waits until both renames are done (runner.deferred_stops).
 """
 
 from __future__ import annotations
@@ -16,67 +16,21 @@ import logging
 import os
 import re
 import shutil
-import signal
 import stat
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
-from dataset_builder.errors import DatasetError, Interrupted
+from dataset_builder.errors import DatasetError
 from dataset_builder.layout import CARD, PROVENANCE_KEY, SHARD_DIR
+from dataset_builder.runner import deferred_stops
 
 log = logging.getLogger(__name__)
 
 _OWNER = re.compile(r"-build-(\d+)-")
-_STOPS = (signal.SIGINT, signal.SIGTERM)
-
-
-class _Stops:
-    """While `deferring`, a stop signal is kept in `pending` instead of raised."""
-
-    deferring = False
-    pending: int | None = None
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """Raise `Interrupted` in the main thread on SIGINT or SIGTERM; later ones are ignored while the
-    run cleans up. The previous handlers are restored after the block."""
-
-    def stop(signum: int, frame: object) -> None:
-        if _Stops.deferring:
-            _Stops.pending = signum
-            return
-        for other in _STOPS:
-            signal.signal(other, signal.SIG_IGN)
-        raise Interrupted(signum)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers; the caller's own stay in charge
-        return
-    previous = {signum: signal.signal(signum, stop) for signum in _STOPS}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-@contextmanager
-def _deferred_stops() -> Iterator[None]:
-    """Hold a stop until the block is done; then raise it, marked as coming after the work."""
-    _Stops.deferring, _Stops.pending = True, None
-    try:
-        yield
-    finally:
-        _Stops.deferring = False
-    if _Stops.pending is not None:
-        signum, _Stops.pending = _Stops.pending, None
-        raise Interrupted(signum, completed=True)
 
 
 def target_of(out: Path) -> Path:
@@ -204,7 +158,7 @@ def swap(staging: Path, target: Path) -> None:
 
     A stop (SIGINT, SIGTERM) waits until both renames are done, so it never leaves `target` missing.
     """
-    with _deferred_stops():
+    with deferred_stops():
         if target.exists():
             old = staging.with_name(f"{staging.name}-old")
             target.rename(old)
