@@ -12,6 +12,7 @@ swap it waits until both renames are done (runner.deferred_stops).
 from __future__ import annotations
 
 import fcntl
+import glob
 import logging
 import os
 import re
@@ -116,7 +117,7 @@ def remove_dead_stagings(target: Path) -> list[Path]:
     """Remove the staging folders of builds that were killed (unlocked, owner gone); return them."""
     removed = []
     prefix = f".{target.name}-build-"
-    for path in sorted(target.parent.glob(f"{_glob_escape(prefix)}*")):
+    for path in sorted(target.parent.glob(f"{glob.escape(prefix)}*")):
         owner = _OWNER.match(path.name[len(target.name) + 1 :])
         if owner is None or path.is_symlink() or not path.is_dir() or _alive(int(owner[1])):
             continue
@@ -135,10 +136,6 @@ def remove_dead_stagings(target: Path) -> list[Path]:
         finally:
             os.close(lock)
     return removed
-
-
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def _alive(pid: int) -> bool:

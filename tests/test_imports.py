@@ -6,6 +6,10 @@ name (imported, or as an attribute of an imported module), and nothing but `hub/
 from __future__ import annotations
 
 import ast
+import importlib.metadata
+import re
+import sys
+import tomllib
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
@@ -119,3 +123,30 @@ def test_only_hub_imports_hub() -> None:
 
 def test_records_imports_nothing_of_the_package() -> None:
     assert graph()["dataset_builder.records"] == set()
+
+
+def test_every_library_the_package_imports_is_a_declared_dependency() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {
+        re.split(r"[\s<>=!\[;]", d, maxsplit=1)[0].lower().replace("_", "-") for d in project["dependencies"]
+    }
+    distributions = importlib.metadata.packages_distributions()
+    used = set()
+    for path in MODULES.values():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                used |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                used.add(node.module.split(".")[0])
+    third_party = used - set(sys.stdlib_module_names) - {PACKAGE, "__future__"}
+    assert {"numpy", "pyarrow", "huggingface_hub"} <= third_party
+
+    def canonical(name: str) -> str:
+        return name.lower().replace("_", "-")
+
+    undeclared = {
+        name: distributions.get(name, [name])
+        for name in third_party
+        if not {canonical(d) for d in distributions.get(name, [name])} & declared
+    }
+    assert undeclared == {}

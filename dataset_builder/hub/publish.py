@@ -18,6 +18,7 @@ from typing import Literal
 import httpx2
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+from huggingface_hub.utils.sha import git_hash
 
 from dataset_builder.errors import DatasetError, InvalidInput, PublishError
 from dataset_builder.hub.changes import Changes
@@ -31,7 +32,7 @@ from dataset_builder.hub.release import (
     removal_refusal,
     stale,
 )
-from dataset_builder.hub.remote import git_blob_id, hashes, open_pr_with, remote_card, remote_changes
+from dataset_builder.hub.remote import hashes, open_pr_with, remote_card, remote_changes
 from dataset_builder.layout import CARD, SHARD_DIR
 from dataset_builder.records import hide_passwords
 from dataset_builder.settings import check_repo_id
@@ -246,7 +247,7 @@ def _open_pr(
     """An open pull request that already makes exactly these changes (see remote.open_pr_with)."""
     wanted = {f.path: {local[f.path]} for f in plan if f.action != "delete"}  # shards: LFS, by sha256
     if CARD in wanted:
-        wanted[CARD].add(f"git:{git_blob_id(card)}")
+        wanted[CARD].add(f"git:{git_hash(card)}")
     return open_pr_with(api, repo_id, wanted, {f.path for f in plan if f.action == "delete"})
 
 
@@ -273,7 +274,7 @@ def _plan(
 
 def _blob_id(dist: Path, path: str, content: Mapping[str, bytes]) -> str:
     """The git blob id of a file, read only when the Hub stores it as a plain git file (small ones)."""
-    return git_blob_id(content[path] if path in content else (dist / path).read_bytes())
+    return git_hash(content[path] if path in content else (dist / path).read_bytes())
 
 
 def _default_message(plan: list[PlannedFile], tag: str | None = None) -> str:
