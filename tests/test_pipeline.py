@@ -76,7 +76,7 @@ def test_a_dump_of_only_repeats_gets_no_split_and_is_reported(write_dump: WriteD
         ("b.txt", None, 1),
     ]
     assert "No split for b.txt" in result.summary()
-    assert "`b.txt`: 1 papers, all duplicates" in (result.out / "README.md").read_text()
+    assert "`b.txt`: 1 paper, all duplicates" in (result.out / "README.md").read_text()
     dataset = datasets.load_dataset(str(result.out), cache_dir=str(tmp_path / "cache"))
     assert dataset["a"]["also_in"] == [[], ["b.txt"]]
 
