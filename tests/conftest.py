@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -11,6 +12,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -29,6 +31,18 @@ from dataset_builder.pipeline import BuildResult, build
 
 ROOT = Path(__file__).resolve().parent.parent
 DUMPS = ROOT / "dumps"
+
+
+def _load_synthetic() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("synthetic", ROOT / "benchmarks" / "synthetic.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The benchmarks' generator of synthetic dumps (benchmarks/ is not a package): `synthetic.generate`.
+synthetic = _load_synthetic()
 SPLIT_ROWS = {
     "000_83255905406594dc": 59,
     "001_1bef2119a8aaeb71": 48,

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from pathlib import Path
 
 import datasets
 import pytest
-from conftest import DUMPS, ROOT, SPLIT_ROWS, WriteDump, abstract
+from conftest import DUMPS, SPLIT_ROWS, WriteDump, abstract, synthetic
 
 from dataset_builder.errors import DatasetError, InvalidInput
-from dataset_builder.layout import split_name
 from dataset_builder.pipeline import BuildResult, build, find_dumps
 
 
@@ -81,11 +79,6 @@ def test_a_dump_of_only_repeats_gets_no_split_and_is_reported(write_dump: WriteD
     assert dataset["a"]["also_in"] == [[], ["b.txt"]]
 
 
-def test_split_names_follow_the_datasets_rule() -> None:
-    assert split_name("000_83255905406594dc.txt") == "000_83255905406594dc"
-    assert split_name("2024-03-12 copy.txt") == "2024_03_12_copy"
-
-
 def test_files_that_give_the_same_split_name_are_an_error(write_dump: WriteDump, tmp_path: Path) -> None:
     write_dump("2024-03-12.txt", ["Alpha", abstract("alpha")])
     write_dump("2024_03_12.txt", ["Beta", abstract("beta")])
@@ -153,10 +146,6 @@ def test_find_dumps_takes_files_and_folders_in_name_order(tmp_path: Path) -> Non
 
 def test_streaming_build_equals_a_single_batch_build(tmp_path: Path) -> None:
     """20k synthetic papers: tiny batches in two or three threads give the bytes of one batch per dump."""
-    spec = importlib.util.spec_from_file_location("synthetic", ROOT / "benchmarks" / "synthetic.py")
-    assert spec is not None and spec.loader is not None
-    synthetic = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(synthetic)
     distinct = synthetic.generate(tmp_path / "dumps", 20_000, files=4)
     streamed = build([tmp_path / "dumps"], tmp_path / "streamed", batch_size=97, workers=2)
     whole = build([tmp_path / "dumps"], tmp_path / "whole", batch_size=1_000_000, workers=1)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DUMPS, PYTHON, ROOT
+from conftest import DUMPS, PYTHON, synthetic
 
 from dataset_builder.cli import cli
 from dataset_builder.errors import DatasetError
@@ -116,12 +116,6 @@ def test_only_unlocked_stagings_of_dead_processes_are_removed(tmp_path: Path) ->
 
 @pytest.fixture(scope="module")
 def big_dumps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("synthetic", ROOT / "benchmarks" / "synthetic.py")
-    assert spec is not None and spec.loader is not None
-    synthetic = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(synthetic)
     folder = tmp_path_factory.mktemp("big") / "dumps"
     synthetic.generate(folder, 100_000, files=2)
     yield folder
