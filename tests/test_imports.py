@@ -150,3 +150,22 @@ def test_every_library_the_package_imports_is_a_declared_dependency() -> None:
         if not {canonical(d) for d in distributions.get(name, [name])} & declared
     }
     assert undeclared == {}
+
+
+def test_modules_import_only_layers_above_them_as_docs_architecture_lists() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    listed = re.search(r"<!-- layers -->\n(.*?)<!-- end of layers -->", text, re.S)
+    assert listed is not None
+    order = [
+        name if name == PACKAGE else f"{PACKAGE}.{name}" for name in re.findall(r"`([\w.]+)`", listed[1])
+    ]
+    assert sorted(order) == sorted(set(MODULES) - {f"{PACKAGE}.hub"}), "list every module once"
+    rank = {name: i for i, name in enumerate(order)}
+    upward = [
+        f"{name} imports {target}"
+        for name, targets in graph().items()
+        if name in rank
+        for target in targets
+        if target in rank and rank[target] > rank[name]
+    ]
+    assert upward == []
