@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from dataset_builder.errors import DatasetError
 from dataset_builder.records import LOST_RECORD_RULES, RULES, Problem
 
 
@@ -15,6 +16,9 @@ def test_a_problem_with_an_unregistered_rule_is_refused() -> None:
     with pytest.raises(ValueError, match="no-such-rule"):
         Problem("a.txt", 1, "no-such-rule", "message")
     assert Problem("a.txt", 1, "orphan-title", "message").rule == "orphan-title"
+    with pytest.raises(ValueError, match="no-such-rule"):
+        DatasetError("message", rule="no-such-rule")
+    assert DatasetError("message").rule == "refused"
 
 
 def test_lost_records_come_from_the_registry() -> None:
