@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from dataset_builder import dedup
 from dataset_builder.dedup import ConflictPolicy, NearDuplicatePolicy
 from dataset_builder.errors import DatasetError, InvalidInput
@@ -53,7 +55,7 @@ def _spill_name(index: int) -> str:
 
 @dataclass
 class BuildResult:
-    """What a build wrote: the report and, per split, its shards."""
+    """What a build wrote: the report and, per dump (by its name in the build, layout.py), its shards."""
 
     report: Report
     out: Path
@@ -65,7 +67,7 @@ class BuildResult:
         size = sum(s.size for shards in self.splits.values() for s in shards)
         rows = ", ".join(f"{name} {sum(s.rows for s in shards):,}" for name, shards in self.splits.items())
         empty = [f.name for f in report.files if f.split is None]
-        skipped = f" No split for {', '.join(empty)}: all its papers were duplicates." if empty else ""
+        skipped = f" Nothing from {', '.join(empty)}: all its papers were duplicates." if empty else ""
         revised = report.total("revisions")
         merged = f"; merged {counted(revised, 'revision')} of {counted(len(report.revisions), 'paper')}"
         merged = merged if revised else ""
@@ -74,7 +76,7 @@ class BuildResult:
         text = (
             f"Read {counted(report.total('read'), 'paper')} from {counted(len(report.files), 'dump')}; "
             f"removed {counted(report.total('duplicates'), 'duplicate')}{merged}; wrote "
-            f"{counted(report.total('kept'), 'row')} in {counted(len(self.splits), 'split')} ({rows}) to "
+            f"{counted(report.total('kept'), 'row')} ({rows}) to "
             f"{self.out} ({size / 1e6:.1f} MB).{skipped}"
         )
         return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
@@ -180,11 +182,28 @@ def build(
             settings,
             revisions=report.revisions,
             near_duplicates=report.near_duplicates,
+            titles=_titles(staging, result.splits, {r.paper_id for r in report.revisions}),
+            near_policy=near_duplicates,
         )
         (staging / CARD).write_text(card, encoding="utf-8")
         swap(staging, target)
     log.info(result.summary())
     return result
+
+
+def _titles(root: Path, dumps: dict[str, list[Shard]], ids: set[str]) -> dict[str, str]:
+    """paper_id -> title of the papers `ids`, read back from the shards written under `root`."""
+    if not ids:
+        return {}
+    found: dict[str, str] = {}
+    for shard in (s for shards in dumps.values() for s in shards):
+        table = pq.read_table(
+            root / shard.path, columns=["paper_id", "title"], filters=[("paper_id", "in", ids)]
+        )
+        found.update(
+            zip(table.column("paper_id").to_pylist(), table.column("title").to_pylist(), strict=True)
+        )
+    return found
 
 
 def _revised_abstracts(plan: dedup.Plan, spills: Path) -> list[dict[int, str]]:

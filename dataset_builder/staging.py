@@ -23,9 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
-
-from dataset_builder.errors import DatasetError
+from dataset_builder.errors import CardError, DatasetError
 from dataset_builder.layout import CARD, PROVENANCE_KEY, SHARD_DIR
 from dataset_builder.runner import deferred_stops
 
@@ -84,12 +82,11 @@ def _card_shards(card: Path) -> set[str] | None:
     """The shard paths a build's card records, or None when the card is not one this tool wrote."""
     if not card.is_file() or card.is_symlink():
         return None
-    try:
-        from huggingface_hub import DatasetCard  # only when an --out already exists
+    from dataset_builder.card import read_card  # imports huggingface_hub: only when an --out exists
 
-        data = DatasetCard.load(card).data.to_dict()
-        return {str(s["path"]) for s in data[PROVENANCE_KEY]["shards"]}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError):
+    try:
+        return set(read_card(card).shards)
+    except CardError:
         return None
 
 

@@ -24,7 +24,10 @@ def test_build_writes_dist_and_prints_a_summary(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["build", str(DUMPS), "--out", str(tmp_path / "dist"), "-q"])
     assert result.exit_code == 0, result.output
     summary = " ".join(result.output.split())
-    assert "Read 642 papers from 5 dumps; removed 46 duplicates; wrote 596 rows in 5 splits" in summary
+    assert (
+        "Read 642 papers from 5 dumps; removed 46 duplicates; wrote 596 rows (000_83255905406594dc 59,"
+        in summary
+    )
     notes = [line for line in result.output.splitlines() if " [duplicate] same paper as " in line]
     assert len(notes) == 46  # one per removed duplicate, FILE:LINE first (not wrapped)
     prose = [line for line in result.output.splitlines() if line not in notes]
