@@ -35,7 +35,7 @@ from dataset_builder.read import dump_paths
 from dataset_builder.records import Problem
 from dataset_builder.report import FileSummary, Report, counted
 from dataset_builder.runner import run_jobs, thread_pool, worker_count
-from dataset_builder.schema import paper_schema
+from dataset_builder.schema import load_in_background, paper_schema
 from dataset_builder.settings import Settings
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES, Shard
 from dataset_builder.staging import check_replaceable, staging_folder, swap, target_of
@@ -231,6 +231,7 @@ def _scan(
     policy: _Policy,
 ) -> _Scan:
     """First pass: read, parse and validate every dump, then plan deduplication across all of them."""
+    load_in_background()  # pandera's import overlaps the first reads
     near = policy.near_duplicates != "off"
     jobs = [
         (path, spills / _spill_name(i) if spills else None, batch_size, near) for i, path in enumerate(paths)
@@ -247,6 +248,8 @@ def _scan(
     report.duplicates = plan.duplicates
     report.revisions = plan.revisions
     report.near_duplicates = plan.near_duplicates
+    if plan.near_skipped:
+        log.info("near-duplicates: %s candidate pairs skipped by the caps", f"{plan.near_skipped:,}")
     near_duplicates = Counter(n.later.file for n in plan.near_duplicates)
     duplicates = Counter(d.file for d in plan.duplicates)
     conflicts = Counter(c.file for c in plan.conflicts)  # conflicts name the path as given
