@@ -183,7 +183,9 @@ def _tree_rss(pid: int) -> int:
 
 def _build(dumps: Path, out: Path, workers: int | None, **options: Any) -> int:
     from dataset_builder.pipeline import build
+    from dataset_builder.runner import use_system_memory
 
+    use_system_memory()  # as the `dataset-builder` command does for its process
     result = build([dumps], out, workers=workers, **options)
     return result.report.total("read")
 

@@ -28,8 +28,6 @@ from dataset_builder.layout import name_date
 from dataset_builder.read import clean_text
 from dataset_builder.records import Problem
 
-# Lines whose problems each stand for one entry lost.
-LOST_RULES = frozenset({"jsonl-not-json", "jsonl-missing-field", "jsonl-bad-field"})
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _INT32_MAX = 2**31 - 1
 # The columns of the paper record that only API dumps carry; a paper also read from one takes them.

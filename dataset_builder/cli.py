@@ -29,9 +29,9 @@ from dataset_builder.layout import DEFAULT_REPO_ID, DISTRIBUTION
 from dataset_builder.pipeline import DEFAULT_BATCH_SIZE, build, validate_dumps
 from dataset_builder.records import Problem, hide_passwords
 from dataset_builder.report import FORMATS, Report
+from dataset_builder.runner import stop_on_signals, use_system_memory
 from dataset_builder.settings import SETTINGS_FILE, Settings, SettingsError, check_repo_id
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES
-from dataset_builder.staging import stop_on_signals
 
 # The units `datasets.utils.py_utils.convert_file_size_to_int` reads (tests/test_cli.py checks the two
 # agree): binary ones, then decimal ones, where a lower-case `b` means bits.
@@ -518,5 +518,7 @@ def fetch_command(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: the command owns its process, so it takes the allocator settings
+    that keep a build's memory down (runner.use_system_memory); `cli` alone, as tests run it, does not."""
+    use_system_memory()
     cli(prog_name="dataset-builder")

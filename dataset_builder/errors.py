@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING
 
+from dataset_builder.records import RULES
+
 if TYPE_CHECKING:
     from dataset_builder.report import Report
 
@@ -12,10 +14,13 @@ if TYPE_CHECKING:
 class DatasetError(Exception):
     """A run failed; the message says what to do about it.
 
-    `file` and `rule` place it like a Problem when it is about one path (`--format json` shows it so).
+    `file` and `rule` place it like a Problem when it is about one path (`--format json` shows it so);
+    `rule` must be a key of records.RULES.
     """
 
     def __init__(self, message: str, *, file: str = "", rule: str = "refused") -> None:
+        if rule not in RULES:
+            raise ValueError(f"unknown rule {rule!r}: add it to RULES in records.py")
         super().__init__(message)
         self.file = file
         self.rule = rule

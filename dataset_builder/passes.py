@@ -7,12 +7,10 @@ imports only what those need, so a worker process starts without `datasets` and 
 
 from __future__ import annotations
 
-import ctypes
 import datetime
-import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,50 +27,10 @@ from dataset_builder.keys import abstract_hashes, arxiv_hashes, paper_ids, title
 from dataset_builder.layout import JSONL_SUFFIX, name_date
 from dataset_builder.parse import Chunk, Papers, page_date, parse_dump
 from dataset_builder.read import sha256_of
-from dataset_builder.records import Paper, Problem
+from dataset_builder.records import LOST_RECORD_RULES, Paper, Problem
 from dataset_builder.report import FileSummary, ProblemCap
 from dataset_builder.schema import check, paper_schema
 from dataset_builder.shards import Shard, SplitWriter
-
-# mallopt's parameters, from glibc's malloc.h.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-# Problems that each stand for one input record lost (the others are about lines that are not records,
-# or about papers, which are counted as papers).
-_LOST_RECORDS = {"orphan-title", "orphan-abstract", "not-utf8", "control-char", "line-too-long"}
-_LOST_RECORDS |= apidump.LOST_RULES
-
-
-@contextmanager
-def system_memory_pool() -> Iterator[None]:
-    """Send Arrow's allocations to the system allocator while the passes run, then restore the default.
-
-    pyarrow's default pool (mimalloc) keeps freed pages resident: on 200k papers it cost 30 MB more
-    peak RSS (`build-1` in benchmarks/run.py) and was no faster.
-    """
-    _map_large_buffers()
-    previous = pa.default_memory_pool()
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        yield
-    finally:
-        pa.set_memory_pool(previous)
-
-
-@functools.cache
-def _map_large_buffers() -> None:
-    """Have glibc's malloc map buffers of 1 MiB and more and unmap them when freed, for good.
-
-    By default its threshold grows to 32 MiB as pieces are freed, after which each thread's arena keeps
-    the freed pieces resident: 200k papers took 350 MB with one thread and 530-590 MB with two, against
-    290 and 400 MB with this (ru_maxrss, interleaved runs). The setting is per process and stays; other
-    C libraries (musl, macOS) do without it.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
-    libc.mallopt(_M_TRIM_THRESHOLD, 4 << 20)
 
 
 @dataclass
@@ -248,7 +206,7 @@ def _dump_batches(
         for entries in apidump.read_entries(path, size, on_read):
             titles, abstracts = pa.chunked_array([entries.titles]), pa.chunked_array([entries.abstracts])
             columns = {name: pa.chunked_array([array]) for name, array in entries.columns.items()}
-            lost = sum(1 for p in entries.problems if p.rule in _LOST_RECORDS)
+            lost = sum(1 for p in entries.problems if p.rule in LOST_RECORD_RULES)
             problems = cap.keep(entries.problems)
             yield _Batch(titles, abstracts, entries.lines, entries.lines, problems, columns, lost)
     else:
@@ -267,7 +225,7 @@ def _batches(chunks: Iterable[Chunk], source: str, size: int, cap: ProblemCap) -
         else:
             papers = [item for item in chunk if isinstance(item, Paper)]
             found = [item for item in chunk if isinstance(item, Problem)]
-            lost += sum(1 for p in found if p.rule in _LOST_RECORDS)
+            lost += sum(1 for p in found if p.rule in LOST_RECORD_RULES)
             problems.extend(cap.keep(found))
             if papers:
                 held.append(_papers(papers))

@@ -1,5 +1,5 @@
 """The pipeline, the only place that chains the stages: read -> parse -> validate -> dedup -> shards ->
-card, then the swap (staging.py).
+card, then the swap (staging.py); runner.py runs each pass's jobs on the worker threads.
 
 `validate_dumps` is the first pass alone. `build` runs it, refuses invalid input, then writes the shards
 from the valid papers the first pass spilled to disk, so memory holds the small dedup index and one
@@ -9,20 +9,17 @@ batch, never the text.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import textwrap
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pyarrow.parquet as pq
-from tqdm import tqdm
 
 from dataset_builder import dedup
 from dataset_builder.apidump import API_COLUMNS
@@ -36,10 +33,11 @@ from dataset_builder.layout import (
     is_valid_split,
     split_name,
 )
-from dataset_builder.passes import read_rows, scan_file, system_memory_pool, write_split
+from dataset_builder.passes import read_rows, scan_file, write_split
 from dataset_builder.read import dump_paths
 from dataset_builder.records import Problem
 from dataset_builder.report import FileSummary, Report, counted
+from dataset_builder.runner import run_jobs, thread_pool, worker_count
 from dataset_builder.schema import load_in_background, paper_schema
 from dataset_builder.settings import Settings
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES, Shard
@@ -52,7 +50,6 @@ log = logging.getLogger(__name__)
 # 20k-paper dump was one batch and peak RSS grew 1.5x from 50k to 200k papers).
 DEFAULT_BATCH_SIZE = 10_000
 _SPILL_DIR = ".spill"
-T = TypeVar("T")
 
 
 def _spill_name(index: int) -> str:
@@ -124,7 +121,7 @@ def validate_dumps(
     """Check dumps as `build` would, without writing anything; every problem is in the report."""
     paths, path_problems = dump_paths(inputs)
     policy = _Policy(on_conflict, near_duplicates)
-    with system_memory_pool(), _pool(_workers(workers, paths)) as pool:
+    with thread_pool(worker_count(workers, len(paths))) as pool:
         report = _scan(paths, None, batch_size, pool, False, policy).report
     report.problems[:0] = path_problems
     return report
@@ -158,12 +155,12 @@ def build(
 
     paths, path_problems = dump_paths(inputs)
     check_replaceable(out)
-    count = _workers(workers, paths)
+    count = worker_count(workers, len(paths))
     target = target_of(out)  # a symlinked --out keeps pointing at the new build
     with _file_system_errors(out, target), staging_folder(target) as staging:
         spills = staging / _SPILL_DIR
         spills.mkdir()
-        with system_memory_pool(), _pool(count) as pool:
+        with thread_pool(count) as pool:
             scan = _scan(paths, spills, batch_size, pool, progress, _Policy(on_conflict, near_duplicates))
             scan.report.problems[:0] = path_problems
             if not scan.report.ok:
@@ -188,7 +185,7 @@ def build(
             ]
             names = [job[1] for job in jobs]
             rows = [job[2].kept for job in jobs]
-            written = _run(write_split, jobs, names, rows, pool, "writing", progress)
+            written = run_jobs(write_split, jobs, names, rows, pool, "writing", progress)
         result.splits = {job[1]: shards for job, shards in zip(jobs, written, strict=True)}
         shutil.rmtree(spills)
         report = scan.report
@@ -273,85 +270,6 @@ def _fills(plan: dedup.Plan, spills: Path) -> list[dict[int, dict[str, Any]]]:
     return fills
 
 
-def _workers(requested: int | None, paths: Sequence[Path]) -> int:
-    """Threads to use: as asked, or one per core (at most one per dump). Arrow, polars and the Parquet
-    writer release the GIL, so threads share the cores without importing anything twice."""
-    if requested is not None:
-        return max(1, requested)
-    return max(1, min(os.cpu_count() or 1, len(paths)))
-
-
-def _pool(workers: int) -> ThreadPoolExecutor | nullcontext[None]:
-    """Worker threads for both passes, started once; none when one worker is enough."""
-    if workers <= 1:
-        return nullcontext()
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dataset-builder")
-
-
-class _Stopped(Exception):
-    """Raised in a worker thread at its next batch once the run is failing or stopped."""
-
-
-def _run(
-    function: Callable[..., T],
-    jobs: Sequence[tuple[Any, ...]],
-    names: Sequence[str],
-    sizes: Sequence[int],
-    pool: ThreadPoolExecutor | None,
-    desc: str,
-    progress: bool,
-) -> list[T]:
-    """Run `function(*job, progress=...)` for every job, in the pool if there is one; results in job
-    order. The bar counts `sizes` (bytes of dumps, or rows of splits) as each job reports them, batch
-    by batch, and the papers done, and names every job in progress.
-
-    When the run fails or is stopped (Ctrl-C, SIGTERM: raised in the main thread), the other worker
-    threads stop at their next batch, so the staging folder is removed only once nothing writes to it.
-    """
-    stop = threading.Event()
-    unit = "B" if desc == "checking" else " rows"
-    with tqdm(total=sum(sizes), desc=desc, unit=unit, unit_scale=True, disable=not progress) as bar:
-        lock = threading.Lock()
-        active: dict[str, int] = {}
-        papers = [0]
-        last = [""]  # the job that reported last: named in the bar once none is in progress
-
-        def reporter(name: str) -> Callable[[int, int], None]:
-            def report(done: int, count: int) -> None:
-                if stop.is_set():
-                    raise _Stopped(name)
-                with lock:
-                    bar.update(done - active.get(name, 0))
-                    active[name] = done
-                    papers[0] += count
-                    bar.set_postfix_str(f"{papers[0]:,} papers; {', '.join(active)}", refresh=False)
-                    last[0] = name
-
-            return report
-
-        def call(index: int) -> T:
-            name = names[index]
-            if stop.is_set():
-                raise _Stopped(name)
-            with lock:
-                active.setdefault(name, 0)
-            result = function(*jobs[index], progress=reporter(name))
-            with lock:
-                bar.update(sizes[index] - active.pop(name, 0))
-            return result
-
-        try:
-            if pool is None or len(jobs) <= 1:
-                results = [call(i) for i in range(len(jobs))]
-            else:
-                results = list(pool.map(call, range(len(jobs))))
-        except BaseException:
-            stop.set()
-            raise
-        bar.set_postfix_str(f"{papers[0]:,} papers; {last[0]}", refresh=True)
-    return results
-
-
 def _scan(
     paths: Sequence[Path],
     spills: Path | None,
@@ -367,7 +285,7 @@ def _scan(
         (path, spills / _spill_name(i) if spills else None, batch_size, near) for i, path in enumerate(paths)
     ]
     names = [path.name for path in paths]
-    scans = _run(scan_file, jobs, names, [p.stat().st_size for p in paths], pool, "checking", progress)
+    scans = run_jobs(scan_file, jobs, names, [p.stat().st_size for p in paths], pool, "checking", progress)
     report = Report()
     for scan in scans:
         report.files.append(scan.summary)

@@ -185,8 +185,20 @@ class Report:
         )
 
     def notes(self) -> list[str]:
-        """Lines for what is worth knowing but not wrong: every revision and which version was kept."""
-        return [_revision_note(r) for r in self.revisions]
+        """Lines for what is worth knowing but not wrong: every exact repeat removed, every revision and
+        which version was kept."""
+        return [*(_duplicate_note(*d) for d in self._removed()), *(_revision_note(r) for r in self.revisions)]
+
+    def _removed(self) -> list[tuple[str, int, str, int]]:
+        """(path, line, first path, first line) of every exact repeat removed, paths as given; removed
+        near-duplicates are left out: their own line says so."""
+        paths = {f.name: f.path for f in self.files}
+        near = {(n.later.file, n.later.line) for n in self.near_duplicates if n.removed}
+        return [
+            (paths.get(d.file, d.file), d.line, paths.get(d.first_file, d.first_file), d.first_line)
+            for d in self.duplicates
+            if (d.file, d.line) not in near
+        ]
 
     def warnings(self) -> list[str]:
         """Lines for what may be wrong but does not stop a build: near-duplicate pairs."""
@@ -203,6 +215,7 @@ class Report:
                 for (f, r), n in self.omitted.items()
             ]
             lines += [_github_near(n) for n in self.near_duplicates]
+            lines += [_github_duplicate(*d) for d in self._removed()]
             lines += [_github_revision(r) for r in self.revisions]
             lines.append(("::error::" if self.problems else "::notice::") + self.summary())
             return "\n".join(lines)
@@ -223,6 +236,19 @@ def _omitted(rule: str, count: int) -> str:
 
 def _place(place: Place) -> dict[str, Any]:
     return {"file": place.file, "path": place.path, "line": place.line}
+
+
+def _duplicate_note(path: str, line: int, first_path: str, first_line: int) -> str:
+    return f"{path}:{line}: [duplicate] {_duplicate_message(first_path, first_line)}"
+
+
+def _duplicate_message(first_path: str, first_line: int) -> str:
+    return f"same paper as {first_path}:{first_line}; removed"
+
+
+def _github_duplicate(path: str, line: int, first_path: str, first_line: int) -> str:
+    props = f"file={_escape(path, prop=True)},line={line},title=duplicate"
+    return f"::notice {props}::{_escape(_duplicate_message(first_path, first_line))}"
 
 
 def _revision_note(revision: Revision) -> str:

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import yaml
 
 from dataset_builder.errors import DatasetError
-from dataset_builder.records import Problem
+from dataset_builder.records import RULES, Problem
 from dataset_builder.resources import resource
 
 SCHEMA_PATH = "schemas/paper.yaml"
@@ -39,8 +39,9 @@ ARROW_TYPES = {
 }
 # Keys of a column that are not checks; every other key names a pandera check (`str_length`, ...).
 _COLUMN_KEYS = {"title", "description", "dtype", "nullable", "unique"}
-# Short rule names for pandera's checks: `title-length`, `paper_id-pattern`, ...
-_RULES = {
+# Short rule names for pandera's checks: `title-length`, `paper_id-pattern`, ... (registered in
+# records.RULES; a check without a registered rule is reported as `schema`).
+CHECK_RULES = {
     "str_length": "length",
     "str_matches": "pattern",
     "greater_than_or_equal_to": "min",
@@ -164,6 +165,12 @@ def _message(column: str, check_name: str, value: str) -> str:
     return f"{column} fails {check_name}"
 
 
+def schema_rule(column: str, check_name: str) -> str:
+    """The rule of a failed pandera check (`str_length` of `title` -> `title-length`)."""
+    rule = f"{column}-{CHECK_RULES.get(check_name, check_name)}"
+    return rule if rule in RULES else "schema"
+
+
 def _problems(table: pa.Table, failures: pa.Table, file: str, first_row: int | None) -> list[Problem]:
     """One Problem per failing row and check. pandera's pyarrow backend gives the failing value but not
     its row for most checks; a check is a function of the value, so every row holding it fails."""
@@ -171,7 +178,7 @@ def _problems(table: pa.Table, failures: pa.Table, file: str, first_row: int | N
     seen: set[tuple[str, str, int | None]] = set()
     for case in failures.to_pylist():
         column, check_name = case["column"], str(case["check"])
-        short = _RULES.get(check_name.split("(")[0], check_name.split("(")[0])
+        rule = schema_rule(column, check_name.split("(")[0])
         value = "" if case["failure_case"] is None else str(case["failure_case"])
         if case["index"] is not None:
             rows: list[int | None] = [int(case["index"])]
@@ -190,7 +197,5 @@ def _problems(table: pa.Table, failures: pa.Table, file: str, first_row: int | N
                 line = int(table["source_line"][index].as_py())
             else:
                 line = first_row + index
-            problems.append(
-                Problem(file, line, f"{column}-{short}", _message(column, check_name, value), value)
-            )
+            problems.append(Problem(file, line, rule, _message(column, check_name, value), value))
     return sorted(problems, key=lambda p: p.line or 0)

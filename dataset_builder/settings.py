@@ -52,7 +52,7 @@ def check_repo_id(repo_id: str) -> str:
     """`repo_id` if it is a valid Hub dataset id of the form ORG/NAME; SettingsError otherwise."""
     # Imported here: huggingface_hub takes time to import, and `build` and `validate` do not need it.
     from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils._validators import validate_repo_id
+    from huggingface_hub.utils import validate_repo_id
 
     if repo_id.count("/") != 1:
         raise SettingsError(f"{repo_id!r} is not a Hub repository id of the form ORG/NAME")

@@ -12,8 +12,8 @@ The swap exchanges the two folders in one step (Linux `renameat2(RENAME_EXCHANGE
 system cannot, renames the old one aside and the new one in. It refuses, and leaves both folders as they
 were, when the old one holds a file the build did not write (one written while the build ran).
 
-`stop_on_signals` turns SIGINT, SIGTERM and SIGHUP into `Interrupted`, so the staging folder is removed
-on the way out like after any failure; during the swap the stop waits until it is done.
+A stop (runner.stop_on_signals: SIGINT, SIGTERM, SIGHUP) removes the staging folder on the way out like
+any failure; during the swap it waits until the swap is done (runner.deferred_stops).
 """
 
 from __future__ import annotations
@@ -21,72 +21,27 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import glob
 import logging
 import os
 import re
 import shutil
-import signal
 import stat
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dataset_builder.errors import CardError, DatasetError, FileSystemError, Interrupted
+from dataset_builder.errors import CardError, DatasetError, FileSystemError
 from dataset_builder.layout import CARD, PROVENANCE_KEY, SHARD_DIR
+from dataset_builder.runner import deferred_stops
 
 log = logging.getLogger(__name__)
 
 _OWNER = re.compile(r"-build-(\d+)-")
-_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal or SSH session closed
 _OLD = "-old"
 _RENAME_EXCHANGE = 2  # linux/fs.h
 _AT_FDCWD = -100
-
-
-class _Stops:
-    """While `deferring`, a stop signal is kept in `pending` instead of raised."""
-
-    deferring = False
-    pending: int | None = None
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """Raise `Interrupted` in the main thread on SIGINT, SIGTERM or SIGHUP; later ones are ignored while the
-    run cleans up. The previous handlers are restored after the block."""
-
-    def stop(signum: int, frame: object) -> None:
-        if _Stops.deferring:
-            _Stops.pending = signum
-            return
-        for other in _STOPS:
-            signal.signal(other, signal.SIG_IGN)
-        raise Interrupted(signum)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers; the caller's own stay in charge
-        return
-    previous = {signum: signal.signal(signum, stop) for signum in _STOPS}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-@contextmanager
-def _deferred_stops() -> Iterator[None]:
-    """Hold a stop until the block is done; then raise it, marked as coming after the work."""
-    _Stops.deferring, _Stops.pending = True, None
-    try:
-        yield
-    finally:
-        _Stops.deferring = False
-    if _Stops.pending is not None:
-        signum, _Stops.pending = _Stops.pending, None
-        raise Interrupted(signum, completed=True)
 
 
 def target_of(out: Path) -> Path:
@@ -208,7 +163,7 @@ def remove_dead_stagings(target: Path) -> list[Path]:
     removed = []
     prefix = _staging_prefix(target)
     parent = _staging_parent(target)
-    for path in sorted(parent.glob(f"{_glob_escape(prefix)}*"), key=lambda p: not p.name.endswith(_OLD)):
+    for path in sorted(parent.glob(f"{glob.escape(prefix)}*"), key=lambda p: not p.name.endswith(_OLD)):
         owner = _OWNER.match(path.name[len(target.name) + 1 :])
         if owner is None or path.is_symlink() or not path.is_dir() or _alive(int(owner[1])):
             continue
@@ -231,10 +186,6 @@ def remove_dead_stagings(target: Path) -> list[Path]:
         finally:
             os.close(lock)
     return removed
-
-
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def _alive(pid: int) -> bool:
@@ -270,7 +221,7 @@ def swap(staging: Path, target: Path) -> None:
     and the staging folder as they were. A stop (SIGINT, SIGTERM, SIGHUP) waits until the swap is done,
     so it never leaves `target` missing.
     """
-    with _deferred_stops():
+    with deferred_stops():
         if staging.parent == target:  # on a mount point: exchange the entries
             _swap_entries(staging, target)
         elif not target.exists():

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import socket
 import sys
 import tempfile
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -26,6 +31,18 @@ from dataset_builder.pipeline import BuildResult, build
 
 ROOT = Path(__file__).resolve().parent.parent
 DUMPS = ROOT / "dumps"
+
+
+def _load_synthetic() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("synthetic", ROOT / "benchmarks" / "synthetic.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The benchmarks' generator of synthetic dumps (benchmarks/ is not a package): `synthetic.generate`.
+synthetic = _load_synthetic()
 SPLIT_ROWS = {
     "000_83255905406594dc": 59,
     "001_1bef2119a8aaeb71": 48,
@@ -82,6 +99,37 @@ def hub_env(hub: HubServer, home: Path) -> dict[str, str]:
 
 
 PYTHON = sys.executable
+# Where pip, or uv under pre-commit-uv, installs from unless told otherwise.
+DEFAULT_INDEX = "https://pypi.org/simple"
+
+
+def index_unreachable() -> str | None:
+    """Why the package index cannot be reached (a 3 s connection attempt), or None when it can."""
+    url = next(
+        (os.environ[k] for k in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL") if os.environ.get(k)),
+        DEFAULT_INDEX,
+    )
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "file":
+        return None if Path(urllib.request.url2pathname(parts.path)).is_dir() else f"{url} is not a folder"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=3).close()
+    except OSError as e:
+        return f"the package index {url} cannot be reached ({e})"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests marked `needs_index` when the index cannot be reached, except in CI (`CI` set),
+    where such a test must fail rather than pass unseen."""
+    marked = [item for item in items if item.get_closest_marker("needs_index")]
+    if not marked or os.environ.get("CI"):
+        return
+    reason = index_unreachable()
+    if reason:
+        for item in marked:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def pytest_sessionfinish() -> None:

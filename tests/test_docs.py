@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from conftest import ROOT
 
 from dataset_builder.cli import cli
+from dataset_builder.records import rules_table
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -51,3 +52,10 @@ def test_readme_recipes_pin_the_released_distribution_and_match_the_hook() -> No
     assert {"run": f"pip install {pinned}"} in steps
     assert "secrets.HF_TOKEN" in workflow[1] and "concurrency" in yaml.safe_load(workflow[1])
     assert f"pip install {project['name']}" in README.split("## Commands")[0]
+
+
+def test_readme_rules_table_is_the_registry() -> None:
+    table = re.search(r"<!-- rules table: [^\n]*-->\n\n(.*?)\n<!-- end of rules table -->", README, re.S)
+    assert table is not None, "README.md lost its rules table markers"
+    regenerate = "regenerate: python -c 'import dataset_builder.records as r; print(r.rules_table())'"
+    assert table[1] == rules_table(), regenerate

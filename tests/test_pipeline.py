@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import datetime
 import importlib
-import importlib.util
 from pathlib import Path
 
 import datasets
 import pytest
-from conftest import DUMPS, ROOT, SPLIT_ROWS, WriteDump, abstract
+from conftest import DUMPS, SPLIT_ROWS, WriteDump, abstract, synthetic
 
 from dataset_builder.errors import DatasetError, FileSystemError, InvalidInput
-from dataset_builder.layout import dump_files, split_name
+from dataset_builder.layout import dump_files
 from dataset_builder.pipeline import BuildResult, build, find_dumps
 
 
@@ -93,15 +92,10 @@ def test_a_dump_of_only_repeats_gets_no_shard_and_is_reported(write_dump: WriteD
         ("a.txt", "a", 0),
         ("b.txt", None, 1),
     ]
-    assert "Nothing from b.txt" in result.summary()
+    assert "Nothing from b.txt" in " ".join(result.summary().split())  # wrapped where the path ends
     assert "| none | `b.txt` |" in (result.out / "README.md").read_text()
     dataset = datasets.load_dataset(str(result.out), cache_dir=str(tmp_path / "cache"))
     assert dataset["train"]["also_in"] == [[], ["b.txt"]]
-
-
-def test_split_names_follow_the_datasets_rule() -> None:
-    assert split_name("000_83255905406594dc.txt") == "000_83255905406594dc"
-    assert split_name("2024-03-12 copy.txt") == "2024_03_12_copy"
 
 
 def test_files_that_give_the_same_split_name_are_an_error(write_dump: WriteDump, tmp_path: Path) -> None:
@@ -171,10 +165,6 @@ def test_find_dumps_takes_files_and_folders_in_name_order(tmp_path: Path) -> Non
 
 def test_streaming_build_equals_a_single_batch_build(tmp_path: Path) -> None:
     """20k synthetic papers: tiny batches in two or three threads give the bytes of one batch per dump."""
-    spec = importlib.util.spec_from_file_location("synthetic", ROOT / "benchmarks" / "synthetic.py")
-    assert spec is not None and spec.loader is not None
-    synthetic = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(synthetic)
     distinct = synthetic.generate(tmp_path / "dumps", 20_000, files=4)
     streamed = build([tmp_path / "dumps"], tmp_path / "streamed", batch_size=97, workers=2)
     whole = build([tmp_path / "dumps"], tmp_path / "whole", batch_size=1_000_000, workers=1)

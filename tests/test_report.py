@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from conftest import DUMPS, WriteDump, abstract
 
 from dataset_builder.cli import cli
+from dataset_builder.keys import paper_id, title_hash
 from dataset_builder.pipeline import validate_dumps
 from dataset_builder.records import Problem
 from dataset_builder.report import Report
@@ -68,11 +69,25 @@ def test_json_report_shape_is_pinned(write_dump: WriteDump, tmp_path) -> None:
         {
             "file": "b.txt",
             "line": 1,
-            "paper_id": report["duplicates"][0]["paper_id"],
+            "paper_id": paper_id(title_hash("ALPHA")),
             "first_file": "a.txt",
             "first_line": 1,
         }
     ]
+
+
+def test_every_removed_repeat_is_named_in_text_and_github(write_dump: WriteDump, tmp_path) -> None:
+    write_dump("a.txt", ["Alpha", abstract("alpha"), "Beta", abstract("beta"), "ALPHA", abstract("alpha")])
+    write_dump("b.txt", ["Beta", abstract("beta"), "Gamma", abstract("gamma")])
+    a, b = tmp_path / "dumps" / "a.txt", tmp_path / "dumps" / "b.txt"
+    report = validate_dumps([tmp_path / "dumps"])
+    assert len(report.to_dict()["duplicates"]) == 2
+    text = report.render("text").splitlines()
+    assert f"{a}:5: [duplicate] same paper as {a}:1; removed" in text  # inside one dump
+    assert f"{b}:1: [duplicate] same paper as {a}:3; removed" in text  # across dumps
+    github = report.render("github").splitlines()
+    assert f"::notice file={a},line=5,title=duplicate::same paper as {a}:1; removed" in github
+    assert sum(line.startswith("::notice file=") for line in github) == 2
 
 
 def test_cli_json_equals_the_library_report() -> None:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from dataset_builder.errors import DatasetError
+from dataset_builder.records import RULES
 from dataset_builder.resources import resource
 from dataset_builder.schema import (
     SCHEMA_PATH,
@@ -20,6 +21,7 @@ from dataset_builder.schema import (
     pandera_schema_of,
     paper_schema,
     schema_of,
+    schema_rule,
 )
 
 
@@ -65,6 +67,18 @@ def test_every_failing_row_is_reported_not_just_the_first() -> None:
     rows = pa.concat_tables([batch(source_line=n, title="x") for n in (3, 9, 12)])
     assert [p.line for p in check(rows, "d.txt")] == [3, 9, 12]
     assert [p.line for p in check(rows, "shard.parquet", first_row=1)] == [1, 2, 3]
+
+
+def test_every_check_of_the_yaml_has_its_own_registered_rule() -> None:
+    spec = yaml.safe_load(resource(SCHEMA_PATH).read_text())
+    not_checks = {"title", "description", "dtype", "nullable", "unique"}
+    columns = spec["columns"].items()
+    checks = [(name, key) for name, column in columns for key in column if key not in not_checks]
+    assert len(checks) >= 5
+    for name, key in checks:
+        rule = schema_rule(name, key)
+        assert rule != "schema" and rule in RULES, (name, key)
+    assert schema_rule("title", "dtype") == "schema"
 
 
 def test_a_repeated_failing_value_is_reported_at_every_row_with_the_message() -> None:

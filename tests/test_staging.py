@@ -8,18 +8,17 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DUMPS, PYTHON, ROOT
+from conftest import DUMPS, PYTHON, synthetic
 
 from dataset_builder.cli import cli
-from dataset_builder.errors import DatasetError, Interrupted
+from dataset_builder.errors import DatasetError
 from dataset_builder.pipeline import BuildResult, build
-from dataset_builder.staging import _deferred_stops, remove_dead_stagings, staging_folder, stop_on_signals
+from dataset_builder.staging import remove_dead_stagings, staging_folder
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
@@ -117,12 +116,6 @@ def test_only_unlocked_stagings_of_dead_processes_are_removed(tmp_path: Path) ->
 
 @pytest.fixture(scope="module")
 def big_dumps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("synthetic", ROOT / "benchmarks" / "synthetic.py")
-    assert spec is not None and spec.loader is not None
-    synthetic = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(synthetic)
     folder = tmp_path_factory.mktemp("big") / "dumps"
     synthetic.generate(folder, 100_000, files=2)
     yield folder
@@ -154,17 +147,21 @@ def start_build(dumps: Path, out: Path, *options: str) -> subprocess.Popen[str]:
 
 
 def wait_until_working(process: subprocess.Popen[str], out: Path, workers: int) -> Path:
-    """The build's staging folder, once its spill has data (with workers: as many spills as workers)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
+    """The build's staging folder, once its spill has data (with workers: as many spills as workers).
+
+    Waits on the build itself between looks, so a build that ends early fails the test at once; a
+    build that never starts working is caught by the test's timeout (pyproject.toml)."""
+    while True:
         for staging in out.parent.glob(f".{out.name}-build-{process.pid}-*"):
             spills = list((staging / ".spill").glob("*.arrow"))
             written = [p for p in spills if p.exists() and p.stat().st_size]
             if len(written) >= workers:
                 return staging
-        time.sleep(0.05)
-    raise AssertionError("the build did not start working")
+        try:
+            process.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            continue
+        raise AssertionError(f"the build ended before it was stopped: {process.communicate()}")
 
 
 @pytest.mark.parametrize(
@@ -183,23 +180,17 @@ def test_a_stop_leaves_nothing_behind(
     process = start_build(big_dumps, out, "--workers", str(workers))
     wait_until_working(process, out, workers)
     assert group_members(process.pid) == [process.pid]  # workers are threads of the one process
-    stopped = time.monotonic()
     if signum == signal.SIGINT:
         os.killpg(process.pid, signum)  # Ctrl-C goes to the whole foreground group
     else:
         os.kill(process.pid, signum)  # CI's cancel: the build alone
-    stdout, stderr = process.communicate(timeout=30)
-    took = time.monotonic() - stopped
+    stdout, stderr = process.communicate()
     assert process.returncode == code, stderr
-    assert took < 5, f"took {took:.1f} s to stop"
     name = signal.Signals(signum).name
     assert stderr.strip().splitlines() == [f"Interrupted ({name}): nothing was written; --out is as it was."]
     assert "Traceback" not in stdout + stderr
     assert sorted(tmp_path.iterdir()) == []
-    deadline = time.monotonic() + 5
-    while group_members(process.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert group_members(process.pid) == []
+    assert group_members(process.pid) == []  # reaped, and no worker process outlived it
 
 
 def test_a_killed_builds_leftovers_go_with_the_next_build_a_live_ones_stay(
@@ -223,18 +214,3 @@ def test_a_killed_builds_leftovers_go_with_the_next_build_a_live_ones_stay(
         _, stderr = live.communicate(timeout=30)
     assert live.returncode == 143, stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
-
-
-def test_a_stop_during_the_swap_waits_until_it_is_done(tmp_path: Path) -> None:
-    finished = []
-    with stop_on_signals(), pytest.raises(Interrupted) as caught, _deferred_stops():
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.2)  # the handler has run by now, and only noted the stop
-        finished.append(True)
-    assert finished == [True]
-    assert caught.value.signum == signal.SIGTERM and caught.value.completed
-    with stop_on_signals(), pytest.raises(Interrupted) as caught:
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.2)
-        finished.append(False)
-    assert finished == [True] and not caught.value.completed

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -74,12 +73,10 @@ def test_all_problems_of_many_files_are_reported_in_one_run() -> None:
     assert f"{len(BROKEN)} problems" in output.splitlines()[-1]
 
 
-def test_a_10_mb_single_line_is_rejected_in_seconds(tmp_path: Path) -> None:
+def test_a_10_mb_single_line_is_rejected(tmp_path: Path) -> None:
     giant = tmp_path / "giant.txt"
     giant.write_bytes(b"Title " * (10 * 1024 * 1024 // 6))
-    start = time.perf_counter()
     code, output = validate(str(giant))
-    assert time.perf_counter() - start < 10
     assert code == 1 and f"{giant}:1: [line-too-long]" in output
 
 
@@ -145,9 +142,7 @@ def test_odd_paths_are_problems_in_json_on_stdout(odd_folder: Path, tmp_path: Pa
 def test_a_fifo_given_directly_is_refused_without_opening_it(tmp_path: Path) -> None:
     fifo = tmp_path / "dump.txt"
     os.mkfifo(fifo)
-    start = time.perf_counter()
-    code, output = validate(str(fifo))  # opening a FIFO with no writer would block forever
-    assert time.perf_counter() - start < 10
+    code, output = validate(str(fifo))  # opening a FIFO with no writer would block until the timeout
     assert code == 1 and f"{fifo}: [not-a-file]" in output
 
 

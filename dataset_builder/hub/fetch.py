@@ -27,7 +27,7 @@ import httpx2
 from huggingface_hub import HfApi, get_session, hf_raise_for_status
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.hf_api import PaperInfo
-from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # public, lazily exported
+from huggingface_hub.utils import build_hf_headers
 from tqdm import tqdm
 
 from dataset_builder.errors import FetchError

@@ -26,6 +26,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from huggingface_hub.utils.sha import git_hash
 
 from dataset_builder.card import read_card
 from dataset_builder.errors import CardError, DatasetError, InvalidInput, PublishError
@@ -40,7 +41,7 @@ from dataset_builder.hub.release import (
     removal_refusal,
     stale,
 )
-from dataset_builder.hub.remote import git_blob_id, hashes, open_pr_with, remote_card, remote_changes
+from dataset_builder.hub.remote import hashes, open_pr_with, remote_card, remote_changes
 from dataset_builder.layout import CARD, SHARD_DIR
 from dataset_builder.records import hide_passwords
 from dataset_builder.settings import check_repo_id
@@ -378,7 +379,7 @@ def _wanted(local: dict[str, str], plan: list[PlannedFile], card: bytes) -> dict
     """Path -> the hashes the Hub may report for each file the plan adds or updates."""
     wanted = {f.path: {local[f.path]} for f in plan if f.action != "delete"}  # shards: LFS, by sha256
     if CARD in wanted:
-        wanted[CARD].add(f"git:{git_blob_id(card)}")
+        wanted[CARD].add(f"git:{git_hash(card)}")
     return wanted
 
 
@@ -409,7 +410,7 @@ def _plan(
 
 def _blob_id(dist: Path, path: str, content: Mapping[str, bytes]) -> str:
     """The git blob id of a file, read only when the Hub stores it as a plain git file (small ones)."""
-    return git_blob_id(content[path] if path in content else (dist / path).read_bytes())
+    return git_hash(content[path] if path in content else (dist / path).read_bytes())
 
 
 def _default_message(plan: list[PlannedFile], tag: str | None = None) -> str:

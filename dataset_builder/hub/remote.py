@@ -6,7 +6,6 @@ already have byte for byte (range requests through `HfFileSystem`), file listing
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,11 +22,6 @@ from dataset_builder.layout import CARD, SHARD_DIR, dump_of
 def hashes(siblings: list[RepoSibling]) -> dict[str, str]:
     """Content hashes as the Hub reports them: sha256 for LFS files, the git blob id otherwise."""
     return {s.rfilename: (s.lfs.sha256 if s.lfs else f"git:{s.blob_id}") for s in siblings}
-
-
-def git_blob_id(data: bytes) -> str:
-    """The id git (and the Hub) gives a regular file's content."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def remote_card(api: HfApi, repo_id: str, head: str | None, files: Mapping[str, str]) -> str | None:
