@@ -10,6 +10,7 @@ appeared, and every revision is reported with where each version came from: noth
 
 from __future__ import annotations
 
+import time
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import pyarrow as pa
 
 from dataset_builder.keys import paper_id
 from dataset_builder.records import Duplicate, NearDuplicate, Place, Problem, Revision
+from dataset_builder.timing import log_since, timed
 
 ConflictPolicy = Literal["error", "first", "last"]
 CONFLICT_POLICIES: tuple[str, ...] = get_args(ConflictPolicy)
@@ -105,6 +107,7 @@ def plan(
     near_duplicates: NearDuplicatePolicy = "warn",
 ) -> Plan:
     """Decide, for all dumps at once, which papers stay and where each repeat came from."""
+    start = time.perf_counter()
     if not files or not any(f.titles for f in files):
         empty = [FilePlan(f.name, np.zeros(len(f.titles), dtype=bool), {}) for f in files]
         return Plan(empty, [], [])
@@ -175,8 +178,10 @@ def plan(
                 paper_id(int(titles[origin])), tuple(place(i) for i in versions), place(chosen), on_conflict
             )
         )
+    log_since("dedup", start)
     if near_duplicates != "off":
-        _near(files, keep, titles, file_of, offsets, near_duplicates == "remove", place, result)
+        with timed("near-duplicates"):
+            _near(files, keep, titles, file_of, offsets, near_duplicates == "remove", place, result)
     return result
 
 

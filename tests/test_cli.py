@@ -24,7 +24,10 @@ def test_build_writes_dist_and_prints_a_summary(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["build", str(DUMPS), "--out", str(tmp_path / "dist"), "-q"])
     assert result.exit_code == 0, result.output
     summary = " ".join(result.output.split())
-    assert "Read 642 papers from 5 dumps; removed 46 duplicates; wrote 596 rows in 5 splits" in summary
+    assert (
+        "5 dumps, 642 papers read = 596 kept + 46 duplicates removed + 0 revisions merged + 0 rejected; "
+        "wrote 596 rows in 5 splits"
+    ) in summary
     assert max(len(line) for line in result.output.splitlines()) <= 100
     assert (tmp_path / "dist" / "README.md").is_file()
 

@@ -10,13 +10,22 @@ commits.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import httpx2
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard, HfApi, get_token
+from huggingface_hub import (
+    CommitOperationAdd,
+    CommitOperationDelete,
+    DatasetCard,
+    HfApi,
+    constants,
+    get_token,
+)
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
 from dataset_builder.errors import DatasetError, InvalidInput, PublishError
@@ -35,6 +44,7 @@ from dataset_builder.hub.remote import git_blob_id, hashes, open_pr_with, remote
 from dataset_builder.layout import CARD, SHARD_DIR
 from dataset_builder.records import hide_passwords
 from dataset_builder.settings import check_repo_id
+from dataset_builder.timing import log_since, timed
 from dataset_builder.verify import verify_dist
 
 Action = Literal["add", "update", "delete"]
@@ -140,6 +150,7 @@ def publish(
     token = token or get_token()
     if token is None and not dry_run:
         raise PublishError(NO_TOKEN)
+    started = time.perf_counter()
     report = verify_dist(dist, progress=progress)
     if not report.ok:
         raise InvalidInput(report)
@@ -170,6 +181,7 @@ def publish(
         local = {CARD: hashlib.sha256(card).hexdigest()} | shards
         result.plan, result.unchanged = _plan(dist, local, remote.files, {CARD: card})
         result.refused = removal_refusal(result.changes, allow_removals)
+        log_since("plan", started)
         if dry_run or not result.plan:
             return result
         if result.refused:
@@ -189,17 +201,25 @@ def publish(
             else CommitOperationAdd(f.path, card if f.path == CARD else dist / f.path)
             for f in result.plan
         ]
-        commit = api.create_commit(
-            repo_id,
-            operations,
-            commit_message=message or _default_message(result.plan, tag),
-            commit_description="\n".join(result.changes.lines()),
-            repo_type="dataset",
-            revision=branch,
-            create_pr=create_pr,
-            parent_commit=remote.head,
-        )
+        with timed("upload"):  # the large files (LFS, or Xet when hf_xet is installed)
+            additions = [op for op in operations if isinstance(op, CommitOperationAdd)]
+            api.preupload_lfs_files(
+                repo_id, additions, repo_type="dataset", revision=branch, create_pr=create_pr
+            )
+        with timed("commit"):
+            commit = api.create_commit(
+                repo_id,
+                operations,
+                commit_message=message or _default_message(result.plan, tag),
+                commit_description="\n".join(result.changes.lines()),
+                repo_type="dataset",
+                revision=branch,
+                create_pr=create_pr,
+                parent_commit=remote.head,
+            )
         result.commit = commit.oid
+    except ConnectionError as e:  # what hf_xet raises when its storage refuses or cannot be reached
+        raise PublishError(_upload_failed(e)) from e
     except HfHubHTTPError as e:
         raise PublishError(_explain(e, repo_id)) from e
     except httpx2.HTTPError as e:
@@ -211,7 +231,8 @@ def publish(
     result.pr_url = commit.pr_url
     if tag is not None:
         try:
-            api.create_tag(repo_id, repo_type="dataset", tag=tag, revision=commit.oid)
+            with timed("tag"):
+                api.create_tag(repo_id, repo_type="dataset", tag=tag, revision=commit.oid)
         except (HfHubHTTPError, httpx2.HTTPError) as e:
             raise PublishError(
                 f"published {commit.commit_url} but could not tag it {tag} ({e}); tag that commit with "
@@ -280,6 +301,19 @@ def _default_message(plan: list[PlannedFile], tag: str | None = None) -> str:
     counts = {action: sum(1 for f in plan if f.action == action) for action in ("add", "update", "delete")}
     done = ", ".join(f"{n} {action}" for action, n in counts.items() if n)
     return f"Publish dataset build{f' {tag}' if tag else ''} ({done})"
+
+
+def _upload_failed(error: ConnectionError) -> str:
+    """A failed upload of the large files: what failed, that nothing landed, and the fix for a server
+    without Xet (huggingface_hub uploads through Xet whenever hf_xet is installed)."""
+    detail = hide_passwords(" ".join(str(error).split()))
+    text = f"could not upload the files ({detail}); nothing landed: no commit was made"
+    if not constants.HF_HUB_DISABLE_XET and importlib.util.find_spec("hf_xet") is not None:
+        text += (
+            ". The upload went through Xet (hf_xet is installed): a Hub server without Xet, such as a "
+            "local or self-hosted one, needs HF_HUB_DISABLE_XET=1"
+        )
+    return text
 
 
 def _explain(error: HfHubHTTPError, repo_id: str) -> str:
