@@ -73,11 +73,10 @@ class BuildResult:
         rows = ", ".join(f"{name} {sum(s.rows for s in shards):,}" for name, shards in self.splits.items())
         empty = [f.name for f in report.files if f.split is None]
         skipped = f" No split for {', '.join(empty)}: all its papers were duplicates." if empty else ""
-        revised = f" (of {counted(len(report.revisions), 'paper')})" if report.revisions else ""
         near = report.near_duplicates
         found = f"; found {counted(len(near), 'near-duplicate')}" if near else ""
         text = (
-            f"{counted(len(report.files), 'dump')}, {report.accounting()}{revised}{found}; wrote "
+            f"{counted(len(report.files), 'dump')}, {report.accounting()}{found}; wrote "
             f"{counted(report.total('kept'), 'row')} in {counted(len(self.splits), 'split')} ({rows}) to "
             f"{self.out} ({size / 1e6:.1f} MB).{skipped}"
         )

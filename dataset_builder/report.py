@@ -134,10 +134,11 @@ class Report:
     def accounting(self) -> str:
         """`647 papers read = 599 kept + 46 duplicates removed + 0 revisions merged + 2 rejected`: every
         term shown, so the line adds up."""
+        of = f" (of {counted(len(self.revisions), 'paper')})" if self.revisions else ""
         return (
             f"{counted(self.total('read'), 'paper')} read = {self.total('kept'):,} kept + "
             f"{counted(self.total('duplicates'), 'duplicate')} removed + "
-            f"{counted(self.total('revisions'), 'revision')} merged + {self.total('rejected'):,} rejected"
+            f"{counted(self.total('revisions'), 'revision')} merged{of} + {self.total('rejected'):,} rejected"
         )
 
     def summary(self) -> str:
