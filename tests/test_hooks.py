@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import DUMPS, ROOT
 
@@ -22,12 +23,16 @@ def hook() -> dict[str, object]:
 
 def test_hook_matches_dump_files_only() -> None:
     pattern = re.compile(str(hook()["files"]))
-    assert pattern.search("dumps/005_abc.txt")
-    assert not pattern.search("tests/corpus/empty.txt") and not pattern.search("dumps/notes.md")
+    for path in ("dumps/005_abc.txt", "dumps/OLD.TXT", "dumps/2026-03-12.jsonl"):
+        assert pattern.search(path), path
+    for path in ("tests/corpus/empty.txt", "dumps/notes.md", "dumps/a.jsonl.bak", "data/2026-03-12.jsonl"):
+        assert not pattern.search(path), path
 
 
+@pytest.mark.needs_index
 def test_real_pre_commit_passes_good_dumps_and_blocks_a_broken_new_one(tmp_path: Path) -> None:
-    # pre-commit installs the hook's environment from this repository (about 20 s, from the package index).
+    # pre-commit installs the hook's environment from this repository, its dependencies from the package
+    # index (about 20 s); the same hook as a data project's `repo:` + `rev:` gets.
     repo = tmp_path / "data-repo"
     (repo / "dumps").mkdir(parents=True)
     shutil.copy(DUMPS / "000_83255905406594dc.txt", repo / "dumps")
