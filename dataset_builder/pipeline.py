@@ -8,7 +8,6 @@ batch, never the text.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import textwrap
@@ -44,7 +43,6 @@ from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES, Shard
 from dataset_builder.staging import check_replaceable, staging_folder, swap, target_of
 from dataset_builder.timing import timed
 
-log = logging.getLogger(__name__)
 
 # Papers per pandera call, hash call and spill write: large, since each call has a fixed cost (7 ms for
 # pandera), small enough that two threads' batches stay well inside the memory target (with 50,000, a
@@ -188,7 +186,6 @@ def build(
             )
             (staging / CARD).write_text(card, encoding="utf-8")
         swap(staging, target)
-    log.info(result.summary())
     return result
 
 
