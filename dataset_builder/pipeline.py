@@ -43,7 +43,6 @@ from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES, Shard
 from dataset_builder.staging import check_replaceable, staging_folder, swap, target_of
 from dataset_builder.timing import timed
 
-
 # Papers per pandera call, hash call and spill write: large, since each call has a fixed cost (7 ms for
 # pandera), small enough that two threads' batches stay well inside the memory target (with 50,000, a
 # 20k-paper dump was one batch and peak RSS grew 1.5x from 50k to 200k papers).
