@@ -21,8 +21,8 @@ import pyarrow.ipc
 
 from dataset_builder import dedup, neardup
 from dataset_builder.errors import DatasetError
-from dataset_builder.fastparse import Chunk, Papers, parse_dump
 from dataset_builder.keys import abstract_hashes, paper_ids, title_hashes
+from dataset_builder.parse import Chunk, Papers, parse_dump
 from dataset_builder.read import sha256_of
 from dataset_builder.records import Paper, Problem
 from dataset_builder.report import FileSummary

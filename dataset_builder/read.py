@@ -1,24 +1,26 @@
-"""Dump files -> numbered, cleaned lines; and which of the paths given are dump files at all.
+"""Dump files -> numbered, cleaned lines as Arrow arrays, in pieces; and which paths are dump files.
 
-Everything a browser copy varies in is absorbed here: CRLF, CR or LF line endings, a UTF-8 BOM, blank
-lines, surrounding white space, runs of white space inside a line (stored as one space, as the page
-showed them), invisible characters (zero-width space, soft hyphen, word joiner, a BOM in mid-file,
-direction marks: removed) and decomposed Unicode (text is normalized to NFC). What cannot be read
-honestly (UTF-16, files that are mostly not text, bytes that are not UTF-8, control characters,
-absurdly long lines) becomes a Problem with the file, line and column, and reading goes on so one run
-reports everything.
+`read_pieces` is the one reader: the parser (parse.py) consumes its pieces, `read_dump` gives the same
+lines one by one. What cannot be read honestly (UTF-16, files that are mostly not text, bytes that are
+not UTF-8, control characters, absurdly long lines) becomes a Problem with the file, line and column.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 import stat
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from io import BufferedReader
 from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dataset_builder.errors import DatasetError
 from dataset_builder.records import Line, Problem
@@ -26,56 +28,92 @@ from dataset_builder.records import Line, Problem
 # Far above the longest abstract the schema allows (10,000 characters): a longer line is not a dump
 # line. Only its start is kept, so a huge single-line file stays cheap.
 MAX_LINE_CHARS = 100_000
+# Bytes read at a time: large enough that the per-piece work (a few Python calls) is negligible.
+PIECE_BYTES = 4 << 20
 _SNIFF_BYTES = 4096
-# Characters a dump is read in at a time: big enough that per-piece work is negligible.
-_PIECE_CHARS = 1 << 20
 # Bytes an ASCII piece may hold and skip the per-line checks: all but C0 controls (LF aside) and DEL.
 _TEXT_BYTES = bytes(b for b in range(128) if (b >= 0x20 and b != 0x7F) or b == 0x0A)
-# Characters a browser copy carries that the page does not show: soft hyphen, zero-width space, word
-# joiner, BOM / zero-width no-break space, left-to-right and right-to-left marks.
-INVISIBLE = "\u00ad\u200b\u2060\ufeff\u200e\u200f"
+# Characters a browser copy carries that the page does not show, removed from every line: soft hyphen,
+# combining grapheme joiner, zero-width space, non-joiner and joiner, left-to-right and right-to-left
+# marks, the bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), word
+# joiner, the variation selectors (U+FE00-U+FE0F) and BOM / zero-width no-break space.
+INVISIBLE = "\u00ad\u034f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufe00-\ufe0f\ufeff"
 _INVISIBLE = re.compile(f"[{INVISIBLE}]")
-# What makes a non-ASCII piece need per-line checks: control characters, bytes that are not UTF-8,
-# invisible characters, and white space other than single spaces.
-_NOT_CLEAN = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f\udc80-\udcff{INVISIBLE}]|[^\S\n ]|  ")
+# A line is plain when it is printable ASCII without a double space: then cleaning only strips it.
+_NOT_PLAIN = r"[^\x20-\x7e]|  "
 # A file whose first bytes are more than this share of control characters or bytes that are not UTF-8
 # is not a text dump at all (`binary-file`); fewer are reported one by one where they stand.
 _BINARY_SHARE = 0.3
+_NONE = np.zeros(0, dtype=np.int64)
 # C0 and C1 control characters except tab; line endings are already gone at this point.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 # Bytes that are not UTF-8 come through `surrogateescape` as lone surrogates U+DC80..U+DCFF.
 _NOT_UTF8 = re.compile(r"[\udc80-\udcff]")
 
 
-def read_dump(path: Path) -> Iterator[Line | Problem]:
-    """Yield the non-blank lines of one dump, or the problems that stop a line from being read.
+@dataclass
+class Piece:
+    """Consecutive non-blank lines of one dump, cleaned: texts ("" where a problem stands instead of
+    the line), 1-based line numbers, and the problems by position. `last` marks the file's last piece."""
 
-    Lines and problems carry the path as given, so messages point where the user (or CI) looks. The file
-    is read in pieces of whole lines; a piece of clean text (the usual case) skips the per-line checks.
+    texts: pa.Array
+    numbers: npt.NDArray[np.int64]
+    problems: dict[int, Problem]
+    last: bool = False
+    ascii: bool = False  # every text is ASCII: its length in characters is its length in bytes
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def lengths(self) -> npt.NDArray[np.int32]:
+        """Each text's length in characters."""
+        if self.ascii:
+            return _lengths(self.texts)
+        return np.asarray(pc.utf8_length(self.texts).to_numpy(zero_copy_only=False), np.int32)
+
+    def items(self, name: str, start: int = 0, stop: int | None = None) -> list[Line | Problem]:
+        """Lines `start` to `stop` as Python objects: what `read_dump` yields for them."""
+        stop = len(self) if stop is None else stop
+        texts = self.texts.slice(start, stop - start).to_pylist()
+        return [
+            self.problems.get(i) or Line(name, int(self.numbers[i]), text)
+            for i, text in enumerate(texts, start)
+        ]
+
+
+def file_problem(path: Path) -> Problem | None:
+    """The problem that keeps a whole file from being read as text (empty, UTF-16, binary), if any."""
+    with path.open("rb") as raw:
+        return _sniff(str(path), raw.read(_SNIFF_BYTES))
+
+
+def read_pieces(
+    path: Path, piece_bytes: int = PIECE_BYTES, on_read: Callable[[int], None] | None = None
+) -> Iterator[Piece]:
+    """The lines of a readable dump (see `file_problem`) in pieces of about `piece_bytes` bytes.
+
+    Everything a browser copy varies in is absorbed here: CRLF, CR or LF line endings, a UTF-8 BOM,
+    blank lines, surrounding white space, runs of white space inside a line (one space, as the page
+    showed them), invisible characters (INVISIBLE, removed) and decomposed Unicode (NFC). A line that
+    cannot be read honestly (bytes that are not UTF-8, control characters, absurdly long) is a Problem
+    with its line and column, and reading goes on so one run reports everything. `on_read(bytes)` is
+    told how far the file has been read after each piece; the last piece (maybe empty) is marked `last`.
     """
     name = str(path)
     with path.open("rb") as raw:
-        problem = _sniff(name, raw.read(_SNIFF_BYTES))
-        if problem:
-            yield problem
-            return
-        raw.seek(0)
-        # utf-8-sig drops a BOM; newline=None reads CR LF, CR and LF alike, also across pieces.
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline=None)
-        number = 0  # lines before the current piece
-        for lines, clean in _pieces(text):
-            if clean:
-                for offset, line in enumerate(lines, 1):
-                    line = line.strip()
-                    if line:
-                        yield Line(name, number + offset, line)
-            else:
-                for offset, line in enumerate(lines, 1):
-                    if len(line) > MAX_LINE_CHARS:
-                        yield _too_long(name, number + offset, line)
-                    else:
-                        yield from _clean(name, number + offset, line)
-            number += len(lines)
+        if raw.read(3) != b"\xef\xbb\xbf":  # a BOM is dropped
+            raw.seek(0)
+        yield from _pieces(name, raw, piece_bytes, on_read)
+
+
+def read_dump(path: Path) -> Iterator[Line | Problem]:
+    """The non-blank lines of one dump one by one, or the problems that stop a line from being read."""
+    problem = file_problem(path)
+    if problem is not None:
+        yield problem
+        return
+    for piece in read_pieces(path):
+        yield from piece.items(str(path))
 
 
 def dump_paths(inputs: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
@@ -153,53 +191,171 @@ def _sniff(name: str, head: bytes) -> Problem | None:
     return None
 
 
-def _pieces(text: io.TextIOWrapper) -> Iterator[tuple[list[str], bool]]:
-    """The text in pieces of whole lines, each with whether it is clean (`_is_clean`).
-
-    A line longer than MAX_LINE_CHARS is cut to MAX_LINE_CHARS + 1 characters and the rest of it is
-    skipped unread.
-    """
-    carry = ""
-    while chunk := text.read(_PIECE_CHARS):
-        block = carry + chunk if carry else chunk
-        lines = block.split("\n")
-        carry = lines.pop()  # the start of the next line
-        if len(carry) > MAX_LINE_CHARS:
-            lines.append(carry[: MAX_LINE_CHARS + 1])
-            carry = _after_line_end(text)
-        yield lines, _is_clean(block, lines)
-    if carry:  # the last line, or what followed a skipped line at the end of the file
-        lines = carry.split("\n")
-        yield lines, _is_clean(carry, lines)
-
-
-def _after_line_end(text: io.TextIOWrapper) -> str:
-    """Skip the rest of the current line; return what follows it in the last piece read."""
-    while chunk := text.read(_PIECE_CHARS):
-        _, end, rest = chunk.partition("\n")
-        if end:
-            return rest
-    return ""
-
-
-def _is_clean(text: str, lines: list[str]) -> bool:
-    """True when no line needs the per-line checks: none too long, no control or undecodable bytes, NFC."""
-    if max(map(len, lines), default=0) > MAX_LINE_CHARS:
-        return False
-    if text.isascii():
-        return "  " not in text and not text.encode("ascii").translate(None, _TEXT_BYTES)
-    return not _NOT_CLEAN.search(text) and unicodedata.is_normalized("NFC", text)
+def _pieces(
+    name: str, raw: BufferedReader, piece_bytes: int, on_read: Callable[[int], None] | None
+) -> Iterator[Piece]:
+    """The file from the current position in pieces of whole lines; the last one is marked `last`."""
+    number = 0  # lines before the current piece, blank ones included
+    carry = b""  # the start of a line whose end is not read yet
+    while True:
+        block = bytearray(len(carry) + piece_bytes)  # the carry, then the bytes read, without a copy
+        block[: len(carry)] = carry
+        read = raw.readinto(memoryview(block)[len(carry) :])
+        if on_read is not None:
+            on_read(raw.tell())
+        if not read:
+            break
+        del block[len(carry) + read :]
+        end = len(block) - 1 if block.endswith(b"\r") else len(block)  # its LF may come next
+        cut = max(block.rfind(b"\n", 0, end), block.rfind(b"\r", 0, end)) + 1
+        if cut:
+            carry = bytes(block[cut:])
+            piece, count = _piece(name, number, block, cut)
+        elif len(block) > 4 * (MAX_LINE_CHARS + 1):  # no line end within any line's longest UTF-8
+            problem, carry = _skip_line(name, number + 1, bytes(block), raw, piece_bytes)
+            piece, count = Piece(pa.array([""], pa.string()), np.array([number + 1]), {0: problem}), 1
+        else:
+            carry = bytes(block)
+            continue
+        number += count
+        yield piece
+    piece = (
+        _piece(name, number, carry, len(carry))[0] if carry else Piece(pa.array([], pa.string()), _NONE, {})
+    )
+    piece.last = True
+    yield piece
 
 
-def _collapse(line: str) -> str:
-    """Surrounding white space removed, every inner run of it (tabs, double spaces) one space."""
-    line = line.strip()
-    if "  " in line or not line.isascii() or "\t" in line:
-        line = " ".join(line.split())
-    return line
+def _skip_line(
+    name: str, number: int, block: bytes, raw: BufferedReader, piece_bytes: int
+) -> tuple[Problem, bytes]:
+    """A line too long to be a dump line: its problem, and what follows its end (read unread bytes
+    past it without keeping them)."""
+    problem = _too_long(name, number, block[: 4 * (MAX_LINE_CHARS + 1)].decode("utf-8", "surrogateescape"))
+    while True:
+        ends = [i for i in (block.find(b"\n"), block.find(b"\r")) if i >= 0]
+        if ends:
+            end = min(ends)
+            rest = block[end + 1 :]
+            if block[end : end + 1] == b"\r":
+                rest = (rest or raw.read(1)).removeprefix(b"\n")
+            return problem, rest
+        block = raw.read(piece_bytes)
+        if not block:
+            return problem, b""
+
+
+def _piece(name: str, number: int, block: bytes | bytearray, end: int) -> tuple[Piece, int]:
+    """The piece of whole lines `block[:end]` whose first line is line `number + 1`, and how many lines
+    (blank ones included) it holds. Arrow splits, trims and measures the lines; a line that is not plain
+    printable ASCII goes through `_clean`."""
+    if b"\r" in block or not block.isascii():  # the uncommon pieces, as bytes of their own
+        block = bytes(block[:end]).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = len(block)
+    ascii_ = block.isascii()
+    if not ascii_:
+        try:
+            block.decode("utf-8")
+        except UnicodeDecodeError:  # bytes that are not UTF-8: line by line
+            return _python_piece(name, number, bytes(block))
+    # One string holding the piece, without a copy (the bytes are valid UTF-8), split at LF.
+    whole = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, end], np.int32)), pa.py_buffer(block))
+    lines = pc.list_flatten(pc.split_pattern(whole, "\n"))
+    ends_line = block[end - 1] == 0x0A
+    if ends_line:
+        lines = lines.slice(0, len(lines) - 1)
+    count = len(lines)
+    if ascii_:  # whole-piece tests first: most pieces have no odd byte, double space or padded line
+        data = np.frombuffer(block, np.uint8, end)
+        odd = np.zeros(count, dtype=bool)
+        if np.count_nonzero(data < 0x20) > ends_line + count - 1 or data.max() == 0x7F:
+            odd |= pc.invert(pc.ascii_is_printable(lines)).to_numpy(zero_copy_only=False)
+        if _has_double_space(data):
+            odd |= pc.match_substring(lines, "  ").to_numpy(zero_copy_only=False)
+        padded = pc.any(pc.starts_with(lines, " ")).as_py() or pc.any(pc.ends_with(lines, " ")).as_py()
+        too_long = _lengths(lines) > MAX_LINE_CHARS
+    else:
+        odd = pc.match_substring_regex(lines, _NOT_PLAIN).to_numpy(zero_copy_only=False)
+        padded = True
+        too_long = pc.utf8_length(lines).to_numpy(zero_copy_only=False) > MAX_LINE_CHARS
+    odd |= too_long
+    texts = pc.ascii_trim(lines, " ") if padded else lines  # a plain line needs only that stripped
+    problems: dict[int, Problem] = {}
+    if odd.any():
+        texts, problems = _clean_odd(name, number, lines, texts, np.flatnonzero(odd))
+    keep = _lengths(texts) > 0
+    keep[list(problems)] = True
+    numbers = np.arange(number + 1, number + 1 + count, dtype=np.int64)
+    if not keep.all():
+        kept = np.flatnonzero(keep)
+        position = np.cumsum(keep) - 1
+        problems = {int(position[i]): p for i, p in problems.items()}
+        texts, numbers = _without_empty(texts, kept), numbers[kept]
+    return Piece(texts, numbers, problems, ascii=ascii_), count
+
+
+def _has_double_space(data: npt.NDArray[np.uint8]) -> bool:
+    """Whether two spaces follow each other anywhere in `data`: as 16-bit words from an even and from
+    an odd byte (numpy compares those far faster than `bytes.find` looks for a two-byte needle; the
+    odd ones copied, as aligned words compare faster still)."""
+    even = data[: len(data) // 2 * 2].view(np.uint16)
+    odd = data[1 : 1 + (len(data) - 1) // 2 * 2].copy().view(np.uint16)
+    return bool((even == 0x2020).any() or (odd == 0x2020).any())
+
+
+def _lengths(texts: pa.Array) -> npt.NDArray[np.int32]:
+    """Each string's length in bytes, from the array's offsets."""
+    return np.diff(_offsets(texts))
+
+
+def _offsets(texts: pa.Array) -> npt.NDArray[np.int32]:
+    return np.frombuffer(texts.buffers()[1], np.int32, len(texts) + 1, texts.offset * 4)
+
+
+def _without_empty(texts: pa.Array, kept: npt.NDArray[np.int64]) -> pa.Array:
+    """The strings at `kept`, all others being empty, without copying their bytes: as empty strings
+    take no bytes, the kept strings' start offsets and the final end offset describe them exactly."""
+    offsets = _offsets(texts)
+    starts = np.append(offsets[kept], offsets[-1]).astype(np.int32)
+    return pa.StringArray.from_buffers(len(kept), pa.py_buffer(starts), texts.buffers()[2])
+
+
+def _clean_odd(
+    name: str, number: int, lines: pa.Array, texts: pa.Array, where: npt.NDArray[np.int64]
+) -> tuple[pa.Array, dict[int, Problem]]:
+    """`texts` with the lines at `where` cleaned one by one; the problems of those that cannot be."""
+    cleaned: list[str] = []
+    problems: dict[int, Problem] = {}
+    for i, line in zip(where.tolist(), lines.take(pa.array(where)).to_pylist(), strict=True):
+        result = _clean(name, i + number + 1, line)
+        if isinstance(result, Problem):
+            problems[i] = result
+        cleaned.append(result.text if isinstance(result, Line) else "")
+    mask = np.zeros(len(texts), dtype=bool)
+    mask[where] = True
+    return pc.replace_with_mask(texts, pa.array(mask), pa.array(cleaned, pa.string())), problems
+
+
+def _python_piece(name: str, number: int, block: bytes) -> tuple[Piece, int]:
+    """A piece holding bytes that are not UTF-8, read line by line."""
+    lines = block.decode("utf-8", "surrogateescape").split("\n")
+    if block.endswith(b"\n"):
+        lines.pop()
+    texts: list[str] = []
+    numbers: list[int] = []
+    problems: dict[int, Problem] = {}
+    for offset, line in enumerate(lines, number + 1):
+        result = _clean(name, offset, line)
+        if isinstance(result, Problem):
+            problems[len(texts)] = result
+        if result is not None:
+            texts.append(result.text if isinstance(result, Line) else "")
+            numbers.append(offset)
+    return Piece(pa.array(texts, pa.string()), np.array(numbers, dtype=np.int64), problems), len(lines)
 
 
 def _too_long(name: str, number: int, line: str) -> Problem:
+    """A line too long to be a dump line; only its start is shown."""
     return Problem(
         name,
         number,
@@ -209,17 +365,14 @@ def _too_long(name: str, number: int, line: str) -> Problem:
     )
 
 
-def _clean(name: str, number: int, line: str) -> Iterator[Line | Problem]:
-    # Fast path for the common line: printable ASCII has no bad bytes, controls or decomposed text.
-    if line.isascii() and line.isprintable():
-        line = _collapse(line)
-        if line:
-            yield Line(name, number, line)
-        return
+def _clean(name: str, number: int, line: str) -> Line | Problem | None:
+    """One raw line cleaned, the problem that keeps it from being read, or None for a blank line."""
+    if len(line) > MAX_LINE_CHARS:
+        return _too_long(name, number, line)
     bad = _NOT_UTF8.search(line)
     if bad:
         byte = ord(bad.group()) - 0xDC00
-        yield Problem(
+        return Problem(
             name,
             number,
             "not-utf8",
@@ -227,10 +380,9 @@ def _clean(name: str, number: int, line: str) -> Iterator[Line | Problem]:
             value=line.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
             column=bad.start() + 1,
         )
-        return
     control = _CONTROL.search(line)
     if control:
-        yield Problem(
+        return Problem(
             name,
             number,
             "control-char",
@@ -238,10 +390,7 @@ def _clean(name: str, number: int, line: str) -> Iterator[Line | Problem]:
             value=line,
             column=control.start() + 1,
         )
-        return
-    line = _collapse(_INVISIBLE.sub("", line))
+    line = " ".join(_INVISIBLE.sub("", line).split())  # surrounding white space gone, inner runs one space
     if not line:
-        return
-    if not unicodedata.is_normalized("NFC", line):
-        line = unicodedata.normalize("NFC", line)
-    yield Line(name, number, line)
+        return None
+    return Line(name, number, unicodedata.normalize("NFC", line))

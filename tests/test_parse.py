@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+import datetime
+import itertools
+import random
+import tempfile
+from pathlib import Path
+
+import goldens
+import pyarrow as pa
+import pytest
 from conftest import abstract
 
-from dataset_builder.parse import ABSTRACT_MIN_CHARS, TITLE_MAX_CHARS, parse
-from dataset_builder.records import Line, Paper, Problem
+from dataset_builder.parse import (
+    ABSTRACT_MIN_CHARS,
+    PAIRING,
+    PLAIN_PAIRS,
+    START,
+    TITLE_MAX_CHARS,
+    Code,
+    Emit,
+    Papers,
+    State,
+    classify,
+    code_of,
+    page_date,
+    parse_dump,
+    step,
+)
+from dataset_builder.records import Paper, Problem
 from dataset_builder.schema import paper_schema
 
 
 def run(texts: list[str], blank_lines: bool = False) -> list[Paper | Problem]:
-    """Parse `texts` as consecutive lines (every other line blank with blank_lines, as in 000-002)."""
-    step = 2 if blank_lines else 1
-    lines = [Line("d.txt", 1 + i * step, text) for i, text in enumerate(texts)]
-    return list(parse(lines, "d.txt"))
+    """Parse `texts` as the lines of a dump (every other line blank with blank_lines, as in 000-002)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "d.txt"
+        path.write_text(("\n\n" if blank_lines else "\n").join(texts), encoding="utf-8")
+        return goldens.flatten(parse_dump(path), path.name)
 
 
 def papers(results: list[Paper | Problem]) -> list[tuple[str, int]]:
@@ -83,9 +108,17 @@ def test_orphan_title_at_end_of_file() -> None:
 
 
 def test_abstract_without_a_title_is_reported() -> None:
+    results = run(["Daily Papers", abstract("nothing") * 3, "Beta", abstract("beta")])
+    assert problems(results) == [("orphan-abstract", 2)]
+    assert papers(results) == [("Beta", 3)]
+
+
+def test_a_complete_abstract_followed_by_another_is_broken_abstract_naming_both_readings() -> None:
     results = run(["Alpha", abstract("alpha"), abstract("nothing") * 3, "Beta", abstract("beta")])
-    assert problems(results) == [("orphan-abstract", 3)]
+    assert problems(results) == [("broken-abstract", 3)]
     assert papers(results) == [("Alpha", 1), ("Beta", 4)]
+    [problem] = [r for r in results if isinstance(r, Problem)]
+    assert "join the two lines, or, if this is another paper's abstract, add its title" in problem.message
 
 
 def test_stray_ui_line_mid_file_is_reported_without_shifting_records() -> None:
@@ -99,16 +132,16 @@ def test_stray_ui_line_mid_file_is_reported_without_shifting_records() -> None:
 
 
 def test_header_only_and_empty_input_have_no_papers() -> None:
-    for texts in (["new", "Subscribe", "Daily Papers"], []):
+    for texts in (["new", "Subscribe", "Daily Papers"], ["", "  ", ""]):
         results = run(texts)
         assert problems(results) == [("no-papers", None)]
 
 
-def test_read_problems_pass_through_and_drop_the_pending_title() -> None:
-    bad = Problem("d.txt", 2, "not-utf8", "byte 0xE9 is not UTF-8")
-    items = [Line("d.txt", 1, "Alpha"), bad, Line("d.txt", 3, "Beta"), Line("d.txt", 4, abstract("b"))]
-    results = list(parse(items, "d.txt"))
-    assert results[0] is bad
+def test_read_problems_pass_through_and_drop_the_pending_title(tmp_path: Path) -> None:
+    path = tmp_path / "d.txt"
+    path.write_bytes(b"Alpha\nCaf\xe9\nBeta\n" + abstract("b").encode())
+    results = goldens.flatten(parse_dump(path), path.name)
+    assert problems(results) == [("not-utf8", 2)]
     assert papers(results) == [("Beta", 3)]
 
 
@@ -191,10 +224,10 @@ def test_a_date_label_is_never_a_title() -> None:
     assert papers(results) == [("Alpha", 1), ("Beta", 5)]
 
 
-def test_a_lone_short_abstract_is_an_orphan_abstract_not_paired_with_the_next_line() -> None:
+def test_a_lone_short_abstract_is_never_paired_with_the_next_line() -> None:
     lone = "A lone abstract of about a hundred characters that ends with a full stop."
     results = run(["Alpha", abstract("alpha"), lone, "Beta", abstract("beta")])
-    assert problems(results) == [("orphan-abstract", 3)]
+    assert problems(results) == [("broken-abstract", 3)]
     assert papers(results) == [("Alpha", 1), ("Beta", 4)]
 
 
@@ -220,3 +253,245 @@ def test_papers_record_the_line_of_their_abstract() -> None:
     results = run(["Alpha", abstract("alpha")], blank_lines=True)
     [paper] = [r for r in results if isinstance(r, Paper)]
     assert (paper.line, paper.abstract_line) == (1, 3)
+
+
+@pytest.mark.parametrize(("group", "path"), goldens.inputs(), ids=lambda v: getattr(v, "name", v))
+def test_every_dump_parses_to_its_golden_papers_and_problems(group: str, path: Path) -> None:
+    expected = goldens.load(group, path)
+    assert goldens.records(path) == expected
+    # Pieces small enough that their boundaries fall inside every construct of the small files.
+    assert goldens.records(path, piece_bytes=97 if path.stat().st_size < 20_000 else 4099) == expected
+
+
+LONG_ABSTRACT = abstract("breaks") + " " + abstract("more breaks")
+
+
+@pytest.mark.parametrize("cut", [10, 60, 150, 200, 280, 400])
+def test_an_abstract_broken_mid_sentence_is_broken_abstract_whatever_the_length_before_the_break(
+    cut: int,
+) -> None:
+    cut = LONG_ABSTRACT.index(" ", cut)  # between two words, inside a sentence
+    first, rest = LONG_ABSTRACT[:cut], LONG_ABSTRACT[cut + 1 :]
+    assert not first.endswith(".")
+    results = run(["Alpha", first, rest, "Beta", abstract("beta")])
+    assert papers(results) == [("Alpha", 1), ("Beta", 4)]
+    assert problems(results) == [("broken-abstract", 3)]
+    [problem] = [r for r in results if isinstance(r, Problem)]
+    assert problem.message == "the abstract on line 2 seems to continue here; join the two lines"
+
+
+def test_an_abstract_broken_at_a_sentence_end_is_broken_abstract_naming_both_readings() -> None:
+    cut = LONG_ABSTRACT.index(". ", 140) + 1
+    first, rest = LONG_ABSTRACT[:cut], LONG_ABSTRACT[cut + 1 :]
+    assert ABSTRACT_MIN_CHARS < len(first) < TITLE_MAX_CHARS < len(rest)
+    results = run(["Alpha", first, rest, "Beta", abstract("beta")])
+    assert papers(results) == [("Alpha", 1), ("Beta", 4)]
+    assert problems(results) == [("broken-abstract", 3)]
+    [problem] = [r for r in results if isinstance(r, Problem)]
+    assert "may continue here: join the two lines, or," in problem.message
+
+
+def test_a_title_without_abstract_before_a_long_title_with_a_short_abstract_is_an_orphan() -> None:
+    long_title = "A Title Long Enough To Be Taken For A Short Abstract If Read Alone"
+    short = "A short abstract of a little over a hundred characters, which ends as sentences end."
+    assert len(long_title) >= ABSTRACT_MIN_CHARS and len(short) < TITLE_MAX_CHARS
+    results = run(["Alpha", long_title, short, "Gamma", abstract("gamma")])
+    assert problems(results) == [("orphan-title", 1)]
+    assert papers(results) == [(long_title, 2), ("Gamma", 4)]
+    [problem] = [r for r in results if isinstance(r, Problem)]
+    assert "(or it starts this title's abstract: join lines 2 and 3)" in problem.message
+
+
+def test_a_short_title_is_surely_the_next_title_and_the_message_says_one_reading() -> None:
+    results = run(["Alpha", "Beta", abstract("beta")])
+    [problem] = [r for r in results if isinstance(r, Problem)]
+    assert problem.message == "title has no abstract: line 2 looks like the next title"
+
+
+# --- The classifier, the state machine and its fast path, over every combination ---------------------
+
+STATES = [State(*bits) for bits in itertools.product((False, True), repeat=4)]
+LINE_CODES = [code for code in Code if code is not Code.END]
+
+
+def reachable_states() -> set[State]:
+    """Every state `step` can reach from START, over every code and next code."""
+    seen = {START}
+    todo = [START]
+    while todo:
+        state = todo.pop()
+        for code, following in itertools.product(LINE_CODES, Code):
+            new, _ = step(state, code, following)
+            if new not in seen:
+                seen.add(new)
+                todo.append(new)
+    return seen
+
+
+def test_plain_pairs_are_paired_by_step_from_every_pairing_state_whatever_follows() -> None:
+    for state, (title, abstract_code) in itertools.product(PAIRING, PLAIN_PAIRS):
+        waiting, emit = step(state, title, abstract_code)
+        assert emit is Emit.TITLE, (state, title, abstract_code)
+        for following in Code:
+            after, emit = step(waiting, abstract_code, following)
+            assert emit is Emit.PAPER and after in PAIRING, (state, title, abstract_code, following)
+
+
+def test_no_other_pair_of_codes_could_be_taken_as_a_plain_pair() -> None:
+    # The fast path is as wide as `step` allows: every other pair is paired otherwise somewhere.
+    for title, abstract_code in itertools.product(LINE_CODES, LINE_CODES):
+        if (title, abstract_code) in PLAIN_PAIRS:
+            continue
+        outcomes = set()
+        for state, following in itertools.product(PAIRING, Code):
+            waiting, first = step(state, title, abstract_code)
+            after, second = step(waiting, abstract_code, following)
+            outcomes.add((first, second, after in PAIRING))
+        assert outcomes != {(Emit.TITLE, Emit.PAPER, True)}, (title, abstract_code)
+
+
+def test_pairing_states_are_reached_and_the_reachable_states_keep_their_invariants() -> None:
+    reachable = reachable_states()
+    assert reachable >= PAIRING
+    for state in reachable:
+        assert not (state.preamble and (state.title or state.after_abstract)), state
+        assert not (state.title and (state.after_abstract or state.skip)), state
+    for state, code, following in itertools.product(reachable, LINE_CODES, Code):
+        new, emit = step(state, code, following)
+        waits = emit in (Emit.TITLE, Emit.ORPHAN_TITLE) or (emit is Emit.STRAY and state.title)
+        assert new.title == waits, (state, code, following)
+        assert (emit in (Emit.PAPER, Emit.ORPHAN_TITLE)) <= state.title, (state, code, following)
+        assert (emit is Emit.BROKEN) <= state.after_abstract, (state, code, following)
+        assert (emit is Emit.SKIP) <= (state.preamble or state.skip), (state, code, following)
+
+
+def test_the_pairing_of_every_pair_of_codes_after_a_paper() -> None:
+    # What the rules say, spelled out for the codes between papers: the table a reader can check.
+    after_paper = State(False, False, True, False)
+    table = {
+        (code, following): step(after_paper, code, following)[1]
+        for code, following in itertools.product(LINE_CODES, Code)
+    }
+    assert table[Code.UI, Code.LONG] is Emit.TITLE and table[Code.UI, Code.TITLE] is Emit.STRAY
+    assert all(table[Code.DATE, following] is Emit.STRAY for following in Code)
+    assert table[Code.LONG, Code.TITLE] is Emit.BROKEN and table[Code.DOT, Code.END] is Emit.BROKEN
+    assert table[Code.LONG, Code.LONG] is Emit.TITLE  # a title over 300 characters
+    waiting = State(False, True, False, False)
+    assert step(waiting, Code.MID, Code.DOT)[1] is Emit.ORPHAN_TITLE
+    assert step(waiting, Code.PROSE, Code.LONG)[1] is Emit.PAPER
+    assert step(waiting, Code.MID, Code.TITLE)[1] is Emit.PAPER
+    assert step(waiting, Code.TITLE, Code.REST)[1] is Emit.PAPER  # a short first part, its rest next
+
+
+SPACED_TITLE = "Transformers vs. RNNs: A Study Of Sequence Models For Long Documents"
+RUNNING_TEXT = "We study it in depth. Our method improves on strong baselines across several benchmarks"
+CLASSIFIED = [
+    *("new", "NEW", "Subscribe", "sub scribe", "Daily  Papers", "byAK and the research community"),
+    *("Get trending papers in your email inbox once a day!", "TOS", "System theme", "models"),
+    *("Mar 12", "Mar 12, 2024", "12 Mar.", "March 12 2024", "2024-03-12", "2024/03/12", "2024-03/12"),
+    *("Dec. 3, 2024", "Mar 1234", "x" * 49, "x" * 50, "x" * 300, "x" * 301, "X" * 301, "y" * 48 + "."),
+    *("A title?", "\u00e9" * 30 + ".", "Short."),
+    *(SPACED_TITLE, RUNNING_TEXT),
+    "Subscribe " + "s" * 75,
+    *("\u017fubscribe", "Caf\u00e9 Papers", "Mar \uff11\uff12", "\u00e9" * 49, "\u00e9" * 50, "\u00e9" * 301),
+    *("Na\u00efve. Approaches to things, and a long enough title to be middle sized",),
+]
+
+
+def test_the_arrow_classifier_gives_every_line_the_code_of_the_python_rules() -> None:
+    assert classify(pa.array(CLASSIFIED, pa.string())).tolist() == [code_of(text) for text in CLASSIFIED]
+    codes = {text: code_of(text) for text in CLASSIFIED}
+    assert codes["sub scribe"] is Code.UI and codes["\u017fubscribe"] is Code.UI
+    assert codes["Mar \uff11\uff12"] is Code.DATE and codes["2024-03/12"] is Code.TITLE
+    assert codes["x" * 300] is Code.MID and codes["X" * 301] is Code.LONG and codes["x" * 49] is Code.TITLE
+    assert codes["x" * 301] is Code.REST and codes["y" * 48 + "."] is Code.REST
+    assert codes["models"] is Code.FOOTER and codes["Subscribe " + "s" * 75] is Code.MID
+    assert codes[SPACED_TITLE] is Code.MID and codes[RUNNING_TEXT] is Code.PROSE
+
+
+@pytest.mark.parametrize(
+    ("label", "date"),
+    [
+        ("Mar 12, 2024", datetime.date(2024, 3, 12)),
+        ("2024-03-12", datetime.date(2024, 3, 12)),
+        ("2024/03/12", datetime.date(2024, 3, 12)),
+        ("12 March 2024", datetime.date(2024, 3, 12)),
+        ("March 12 2024", datetime.date(2024, 3, 12)),
+        ("Dec. 3, 2024", datetime.date(2024, 12, 3)),
+        ("Mar 12", None),
+        ("12 Mar", None),
+        ("Feb 30, 2024", None),
+        ("2024-13-01", None),
+        ("Daily Papers", None),
+    ],
+)
+def test_page_date_is_the_labels_date_only_when_it_carries_a_year(
+    label: str, date: datetime.date | None
+) -> None:
+    assert page_date(label) == date
+
+
+def test_the_preambles_date_labels_are_given_to_on_label_and_no_others(tmp_path: Path) -> None:
+    path = tmp_path / "d.txt"
+    texts = ["new", "Mar 12, 2024", "Daily Papers", "2024-03-12", "Alpha", abstract("a"), "Mar 13, 2024"]
+    path.write_text("\n\n".join([*texts, "Beta", abstract("b")]), encoding="utf-8")
+    labels: list[str] = []
+    results = goldens.flatten(parse_dump(path, on_label=labels.append), path.name)
+    assert labels == ["Mar 12, 2024", "2024-03-12"]
+    assert problems(results) == [("stray-ui-line", 13)]
+
+
+def test_a_clean_dump_is_paired_in_runs_of_arrays_after_its_first_paper() -> None:
+    path = goldens.GROUPS["inputs"] / "000_synthetic.txt"
+    chunks = list(parse_dump(path, piece_bytes=50_000))
+    first, *rest = chunks
+    assert isinstance(first, list) and [type(item) for item in first] == [Paper]
+    assert all(isinstance(chunk, Papers) for chunk in rest) and sum(map(len, rest)) == 149
+
+
+_WORDS = "model learning neural network training data language vision transformer attention reasoning".split()
+
+
+def _sentence(rng: random.Random) -> str:
+    return " ".join(rng.choices(_WORDS, k=rng.randint(8, 22))).capitalize() + "."
+
+
+@pytest.mark.parametrize(
+    "defect", ["missing-abstract", "missing-title", "break-mid-sentence", "break-at-stop"]
+)
+def test_dumps_with_one_defect_are_read_as_that_defect_and_nothing_else(tmp_path: Path, defect: str) -> None:
+    # Titles of 2 to 16 words; abstracts of 1 or 2 sentences (a quarter of them, under 300 characters)
+    # or of 3 to 9. Every other paper must come out exactly, and the one problem be the defect's.
+    rng = random.Random(defect)
+    expected_rules = {
+        "missing-abstract": {"orphan-title"},
+        "missing-title": {"orphan-abstract", "broken-abstract"},
+        "break-mid-sentence": {"broken-abstract"},
+        "break-at-stop": {"broken-abstract"},
+    }[defect]
+    for n in range(25):
+        pairs = []
+        for i in range(8):
+            sentences = rng.choice([1, 2]) if rng.random() < 0.25 else rng.randint(3, 9)
+            title = " ".join(rng.choices(_WORDS, k=rng.randint(2, 16))).title() + f" {i}"
+            pairs.append((title, " ".join(_sentence(rng) for _ in range(sentences))))
+        lines = [line for pair in pairs for line in pair]
+        j = rng.randrange(8)
+        title, text = pairs.pop(j)
+        if defect == "missing-abstract":
+            del lines[2 * j + 1]
+        elif defect == "missing-title":
+            del lines[2 * j]
+        else:
+            stop = defect == "break-at-stop"
+            cuts = [i for i, c in enumerate(text) if c == " " and (text[i - 1] == ".") == stop]
+            if not cuts:
+                continue
+            cut = rng.choice(cuts)
+            lines[2 * j + 1 : 2 * j + 2] = [text[:cut], text[cut + 1 :]]
+            pairs.insert(j, (title, text[:cut]))
+        path = tmp_path / f"{n}.txt"
+        path.write_text("\n".join(lines), encoding="utf-8")
+        results = goldens.flatten(parse_dump(path), path.name)
+        assert [(r.title, r.abstract) for r in results if isinstance(r, Paper)] == pairs, path.read_text()
+        assert [r.rule for r in results if isinstance(r, Problem)] in [[rule] for rule in expected_rules]
