@@ -21,9 +21,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from neardup_corpus import generate  # noqa: E402
 
 from dataset_builder import keys, neardup  # noqa: E402
-from dataset_builder.parse import parse  # noqa: E402
-from dataset_builder.read import read_dump  # noqa: E402
-from dataset_builder.records import Paper  # noqa: E402
+from dataset_builder.parse import Papers, parse_dump  # noqa: E402
+from dataset_builder.records import Paper, Problem  # noqa: E402
 
 
 def quality() -> None:
@@ -34,13 +33,13 @@ def quality() -> None:
         f"corpus: {len(corpus.titles)} papers, {len(truth)} planted revisions, "
         f"{len(corpus.pairs('lookalike'))} look-alikes, {len(corpus.pairs('extended'))} extended versions"
     )
+    print(f"candidate pairs the caps skipped: {neardup.find_pairs(sigs, corpus.titles).skipped:,}")
     print("| title >= | abstract >= | reported | precision | recall | look-alikes | extended |")
     print("|---|---|---|---|---|---|---|")
     for title_t in (0.7, 0.8, 0.85, 0.9):
         for abstract_t in (0.3, 0.4, 0.5, 0.6, 0.7):
-            found = {
-                (p.earlier, p.later) for p in neardup.scored_pairs(sigs, corpus.titles, title_t, abstract_t)
-            }
+            scored = neardup.scored_pairs(sigs, corpus.titles, title_t, abstract_t)
+            found = {(p.earlier, p.later) for p in scored.pairs}
             hits = len(found & truth)
             precision = hits / len(found) if found else 1.0
             kinds = [corpus.kinds.get(pair, "other") for pair in found]
@@ -60,9 +59,15 @@ def quality() -> None:
             f"{kind}: abstract min/median/max {a.min():.2f}/{np.median(a):.2f}/{a.max():.2f}, "
             f"title min/median/max {min(t):.2f}/{np.median(t):.2f}/{max(t):.2f}"
         )
-    found = {(p.earlier, p.later) for p in neardup.find_pairs(sigs, corpus.titles)}
+    found = {(p.earlier, p.later) for p in neardup.find_pairs(sigs, corpus.titles).pairs}
     for i, j in sorted(truth - found):
         print("missed at the chosen thresholds:", corpus.titles[i], "|", corpus.titles[j])
+
+
+def _papers(chunk: Papers | list[Paper | Problem], source: str) -> list[Paper]:
+    if isinstance(chunk, Papers):
+        return chunk.to_list(source)
+    return [item for item in chunk if isinstance(item, Paper)]
 
 
 def real_dumps() -> None:
@@ -70,18 +75,19 @@ def real_dumps() -> None:
     titles: list[str] = []
     abstracts: list[str] = []
     for path in sorted((ROOT / "dumps").glob("*.txt")):
-        for item in parse(read_dump(path), str(path)):
-            if isinstance(item, Paper) and keys.title_key(item.title) not in seen:
+        for item in (p for chunk in parse_dump(path) for p in _papers(chunk, path.name)):
+            if keys.title_key(item.title) not in seen:
                 seen[keys.title_key(item.title)] = len(titles)
                 titles.append(item.title)
                 abstracts.append(item.abstract)
     sigs = neardup.signatures(abstracts)
-    print(f"real dumps: {len(titles)} distinct papers, {len(neardup.candidates(sigs))} candidates")
-    print("reported:", [(p, titles[p.earlier], titles[p.later]) for p in neardup.find_pairs(sigs, titles)])
+    print(f"real dumps: {len(titles)} distinct papers, {len(neardup.candidates(sigs).pairs)} candidates")
+    reported = neardup.find_pairs(sigs, titles).pairs
+    print("reported:", [(p, titles[p.earlier], titles[p.later]) for p in reported])
     # All pairs (fine at this size): the most similar abstracts, candidates or not.
     first, second = np.triu_indices(len(titles), k=1)
     scores = neardup.abstract_similarity(sigs[first], sigs[second])
-    candidates = {tuple(pair) for pair in neardup.candidates(sigs).tolist()}
+    candidates = {tuple(pair) for pair in neardup.candidates(sigs).pairs.tolist()}
     for k in np.argsort(-scores, kind="stable")[:5].tolist():
         i, j = int(first[k]), int(second[k])
         t = neardup.title_similarity(keys.title_key(titles[i]), keys.title_key(titles[j]))
@@ -116,7 +122,8 @@ def cost(size: int) -> None:
     print(
         f"{size}: signatures {signed:.2f} s ({signed_cpu:.2f} s CPU, {sigs.nbytes / 1e6:.0f} MB), "
         f"find_pairs {paired:.2f} s ({paired_cpu:.2f} s CPU), "
-        f"{len(neardup.candidates(sigs))} candidates, {len(found)} pairs, peak RSS {rss:.0f} MB "
+        f"{len(neardup.candidates(sigs).pairs)} candidates ({found.skipped} skipped by the caps), "
+        f"{len(found.pairs)} pairs, peak RSS {rss:.0f} MB "
         f"(with the generated text), working memory: signatures of 5,000 {batch_peak:.0f} MB, "
         f"find_pairs {pairs_peak:.0f} MB, "
         f"{sum(map(len, abstracts)) / size:.0f} chars an abstract"

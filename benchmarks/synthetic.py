@@ -63,3 +63,46 @@ def generate(folder: Path, papers: int, files: int = 10, repeat_share: float = 0
             text = "\n".join(COMPACT_HEADER + lines)
         (folder / f"{index:03d}_synthetic.txt").write_text(text, encoding="utf-8")
     return distinct
+
+
+_MODELS = "ResNet ViT BERT GPT LLaMA T5 CLIP Mamba Whisper SAM".split()
+_DATASETS = "ImageNet COCO SQuAD GLUE MMLU CIFAR-10 LibriSpeech ADE20K WMT14 HumanEval".split()
+_METRICS = "accuracy F1 BLEU recall mAP perplexity".split()
+_TEMPLATE = (
+    "We evaluate {model} on {dataset} under a fixed training budget of {budget} GPU hours. "
+    "{model} reaches a {metric} of {score:.1f} on {dataset}, against {base:.1f} for the baseline. "
+    "The gain holds across {seeds} random seeds and {sizes} model sizes. Code is available."
+)
+
+
+def generate_templated(folder: Path, papers: int, files: int = 10, seed: int = 0) -> int:
+    """Write `files` dumps of `papers` short papers with formulaic titles and abstracts (one template,
+    a few slots): the look-alike text that makes near-duplicate candidates grow without bound (issue 19).
+    Every title is distinct; returns the number of papers."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    per_file = papers // files
+    number = 0
+    for index in range(files):
+        count = per_file if index < files - 1 else papers - per_file * (files - 1)
+        lines: list[str] = []
+        for _ in range(count):
+            number += 1
+            model, dataset, metric = rng.choice(_MODELS), rng.choice(_DATASETS), rng.choice(_METRICS)
+            words = " ".join(rng.choices(_WORDS, k=rng.randint(3, 6))).title()
+            lines.append(f"{words}: {model} on {dataset}, Study {number}")
+            lines.append(
+                _TEMPLATE.format(
+                    model=model,
+                    dataset=dataset,
+                    metric=metric,
+                    budget=rng.randint(8, 512),
+                    score=rng.uniform(40, 99),
+                    base=rng.uniform(30, 90),
+                    seeds=rng.randint(3, 10),
+                    sizes=rng.randint(2, 6),
+                )
+            )
+        text = "\n\n".join(BLANK_HEADER + lines)
+        (folder / f"{index:03d}_templated.txt").write_text(text, encoding="utf-8")
+    return papers

@@ -99,6 +99,8 @@ class Plan:
     # Per file name: later occurrences that were another version of a kept paper.
     revised: dict[str, int] = field(default_factory=dict)
     near_duplicates: list[NearDuplicate] = field(default_factory=list)
+    # Candidate pairs the near-duplicate search skipped to stay linear in papers (neardup.candidates).
+    near_skipped: int = 0
 
 
 def plan(
@@ -209,7 +211,9 @@ def _near(
     chosen = [t.filter(pa.array(mask)) for (_, t), mask in zip(batches, masks, strict=True)]
     texts = pa.chunked_array(chosen, pa.string())
     kept_as: dict[int, int] = {}  # a removed paper -> the kept paper it was folded into
-    for pair in neardup.find_pairs(signatures, texts):
+    found = neardup.find_pairs(signatures, texts)
+    result.near_skipped = found.skipped
+    for pair in found.pairs:
         earlier, later = int(distinct[pair.earlier]), int(distinct[pair.later])
         removed = remove and later not in kept_as
         if removed:

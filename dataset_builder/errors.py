@@ -30,6 +30,13 @@ class InvalidInput(DatasetError):
         super().__init__(f"{count} problem{'' if count == 1 else 's'} in the input; nothing was written")
 
 
+class CardError(DatasetError):
+    """A dataset card this tool did not write, or one edited so that it no longer says what a build is."""
+
+    def __init__(self, message: str, *, file: str = "", rule: str = "card-yaml") -> None:
+        super().__init__(message, file=file, rule=rule)
+
+
 class PublishError(DatasetError):
     """Publishing to the Hub failed; the repository was left as it was."""
 

@@ -7,7 +7,9 @@ makes a second paper. Here the abstract decides and the title only confirms (doc
   for a whole batch at once (polars splits and hashes, numpy bins and takes minima). K uint32 values,
   128 bytes a paper.
 - `find_pairs`: LSH over the signatures (BANDS bands of ROWS values; equal band keys make candidates,
-  found by sorting), then vectorized estimated Jaccard on the candidates and rapidfuzz on their titles.
+  found by sorting, at most CANDIDATES a paper however alike the abstracts), then vectorized estimated
+  Jaccard on the candidates and rapidfuzz on their titles; returns the pairs and how many the caps
+  skipped.
 
 Signatures use polars' hash with a fixed seed, which is stable within one polars version only. That is
 enough: signatures are compared within one build, whose processes all run the same polars, and are never
@@ -16,13 +18,16 @@ stored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
+from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
 from dataset_builder.keys import title_key
@@ -36,11 +41,14 @@ BANDS, ROWS = 10, 3
 TITLE_THRESHOLD = 0.7  # Indel normalized similarity of titles (see _title_form), 0..1
 ABSTRACT_THRESHOLD = 0.5  # estimated Jaccard of the abstracts' shingle sets, 0..1
 NEIGHBOURS = 16  # papers sharing one band key are compared with at most this many next in row order
+CANDIDATES = 16  # and a paper is the earlier of at most this many candidate pairs over all bands
 
 _SLICE = 2_000  # abstracts signed at once (see `signatures`)
 _CHUNK = 100_000  # candidate pairs scored at once (see `scored_pairs`)
 EMPTY = np.uint32(0xFFFFFFFF)  # marks a bin no shingle fell into, until `_densify` fills it
 _SEED = 0x5EED
+_NOT_ALNUM = re.compile(r"[\W_]")
+_ASCII_FORM = bytes(c if chr(c).isalnum() else 32 for c in range(128)) + bytes(range(128, 256))
 _BIN_SHIFT = np.uint64(64 - SIGNATURE_SIZE.bit_length() + 1)  # top log2(K) bits choose the bin
 _MULTIPLIERS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
 
@@ -135,19 +143,51 @@ def abstract_similarity(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) ->
     return np.asarray((a == b).sum(axis=1) / SIGNATURE_SIZE, dtype=np.float64)
 
 
-def candidates(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
-    """(m, 2) distinct row pairs (earlier, later) sharing at least one band key.
+class Candidates(NamedTuple):
+    """Row pairs (earlier, later) to score, and how many pairs sharing a band key the caps left out."""
+
+    pairs: npt.NDArray[np.int64]
+    skipped: int
+
+
+class Found(NamedTuple):
+    """What `find_pairs` found, and how many candidate pairs its caps skipped (see `candidates`)."""
+
+    pairs: list[Pair]
+    skipped: int
+
+
+def candidates(signatures: npt.NDArray[np.uint32]) -> Candidates:
+    """(m, 2) distinct row pairs (earlier, later) sharing at least one band key, within two caps
+    (see `_candidate_codes`), and how many pairs the caps skipped."""
+    codes, skipped = _candidate_codes(signatures)
+    n = len(signatures)
+    return Candidates(np.stack([codes // n, codes % n], axis=1).reshape(-1, 2), skipped)
+
+
+def _candidate_codes(signatures: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.int64], int]:
+    """The candidate pairs as sorted codes `earlier * n + later` (8 bytes a pair), and the skipped count.
 
     Per band, rows are sorted by key, then row; rows with equal keys are adjacent, and each is paired
-    with the following rows of the same key, at most NEIGHBOURS of them: a bucket of any size costs
-    NEIGHBOURS comparisons a row, so the cost stays linear in papers.
+    with the following rows of the same key, at most NEIGHBOURS of them (the bucket cap), and only until
+    it has been the earlier row of CANDIDATES pairs over all bands (the paper cap; bands are taken in
+    order, nearer neighbours first). Look-alike abstracts (templated text) make buckets of thousands of
+    rows; the caps keep the pairs at most CANDIDATES a paper, so time and memory stay linear in papers
+    however alike the abstracts are. `skipped` counts, band by band, the pairs of equal key the caps
+    left out (a pair left out in two bands counts twice): 0 when the caps changed nothing.
     """
     n = len(signatures)
     # Sort values with the row in their low bits: rows of equal keys come out in row order, and a plain
     # sort of one uint64 array is several times faster than a stable argsort. The (mixed) key loses those
     # low bits; keys that then collide, about n**2 / 2**(65 - bits) pairs a band, only add candidates.
     bits = np.uint64(max(n - 1, 1).bit_length())
-    found: list[npt.NDArray[np.int64]] = []
+    # At most CANDIDATES codes a row: written into one array whose untouched pages never become
+    # resident, then sorted in place (parts, their concatenation and a sorted copy were 3 x 128 MB at
+    # 1M templated papers).
+    codes = np.empty(CANDIDATES * n, dtype=np.int64)
+    filled = 0
+    taken = np.zeros(n, dtype=np.int32)  # pairs each row is the earlier of, over the bands so far
+    skipped = 0
     for band in range(BANDS):
         block = signatures[:, band * ROWS : (band + 1) * ROWS].astype(np.uint64)
         packed = block[:, 0].copy()
@@ -162,21 +202,29 @@ def candidates(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
         rows = (packed & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
         keys = packed >> bits
         at = np.flatnonzero(keys[:-1] == keys[1:])  # rows with an equal key next; the few go on
+        if len(at) == 0:
+            continue
+        sizes = np.diff(np.flatnonzero(np.diff(keys, prepend=~keys[0], append=~keys[-1]) != 0))
+        skipped += int((sizes * (sizes - 1) // 2).sum())
         for step in range(1, NEIGHBOURS + 1):
             if step > 1:
                 at = at[at + step < len(keys)]
                 at = at[keys[at] == keys[at + step]]
             if len(at) == 0:
                 break
-            found.append(np.stack([rows[at], rows[at + step]], axis=1))
-    if not found:
-        return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.concatenate(found).astype(np.int64)
-    codes = np.unique(pairs[:, 0] * n + pairs[:, 1])
-    return np.stack([codes // n, codes % n], axis=1)
+            earlier = rows[at]
+            room = taken[earlier] < CANDIDATES  # each row once a step: the += below counts it once
+            earlier = earlier[room]
+            taken[earlier] += 1
+            skipped -= len(earlier)
+            codes[filled : filled + len(earlier)] = earlier * n + rows[at[room] + step]
+            filled += len(earlier)
+    found = codes[:filled]
+    found.sort()
+    return found[_first_of_runs(found)], skipped
 
 
-def find_pairs(signatures: npt.NDArray[np.uint32], titles: Sequence[str] | pa.Array) -> list[Pair]:
+def find_pairs(signatures: npt.NDArray[np.uint32], titles: Sequence[str] | pa.Array) -> Found:
     """Near-duplicate pairs among n papers (rows in input order), sorted by (later, earlier).
 
     A candidate from `candidates` is a pair when its estimated abstract Jaccard is at least
@@ -191,40 +239,58 @@ def scored_pairs(
     titles: Sequence[str] | pa.Array,
     title_threshold: float,
     abstract_threshold: float,
-) -> list[Pair]:
+) -> Found:
     """`find_pairs` at other thresholds (to measure them)."""
     if len(signatures) != len(titles):
         raise ValueError(f"{len(signatures)} signatures but {len(titles)} titles")
-    pairs = candidates(signatures)
-    if len(pairs) == 0:
-        return []
-    # Scored _CHUNK candidates at a time: gathering both signatures of millions of candidates at once
-    # took 128 bytes a candidate (900 MB for the 3.5M of the 1M-paper benchmark dumps).
-    scores = np.concatenate(
-        [
-            abstract_similarity(signatures[part[:, 0]], signatures[part[:, 1]])
-            for part in np.array_split(pairs, max(1, len(pairs) // _CHUNK))
-        ]
-    )
-    close = scores >= abstract_threshold
-    pairs, scores = pairs[close], scores[close]
-    needed = np.unique(pairs)
-    text = (
-        titles.take(pa.array(needed)).to_pylist() if isinstance(titles, pa.Array | pa.ChunkedArray) else None
-    )
-    keys: dict[int, str] = {}
-    for position, row in enumerate(needed.tolist()):
-        keys[row] = title_key(text[position] if text is not None else titles[row])
-    found: list[Pair] = []
-    for (earlier, later), score in zip(pairs.tolist(), scores.tolist(), strict=True):
-        first, second = keys[earlier], keys[later]
-        if first == second:
-            continue
-        similarity = title_similarity(first, second)
-        if similarity >= title_threshold:
-            found.append(Pair(earlier, later, similarity, score))
-    found.sort(key=lambda p: (p.later, p.earlier))
-    return found
+    codes, skipped = _candidate_codes(signatures)
+    n = len(signatures)
+    # Per row, once, when a close candidate first needs it: its title key as a number (equal keys are
+    # exact dedup's case) and its form for the similarity. Candidates are scored _CHUNK at a time, start
+    # to end: 16M of them (1M templated papers) held as pairs, scores and title inputs took over 1 GB.
+    key_of = np.full(n, -1, dtype=np.int64)
+    form_of = np.empty(n, dtype=object)
+    numbers: dict[str, int] = {}
+    parts: list[tuple[npt.NDArray[np.int64], ...]] = []
+    for start in range(0, len(codes), _CHUNK):
+        part = codes[start : start + _CHUNK]
+        earlier, later = part // n, part % n
+        scores = abstract_similarity(signatures[earlier], signatures[later])
+        close = scores >= abstract_threshold
+        earlier, later, scores = earlier[close], later[close], scores[close]
+        rows = _distinct(np.concatenate([earlier, later]))
+        new = rows[key_of[rows] < 0]
+        if len(new):
+            text = (
+                titles.take(pa.array(new)).to_pylist()
+                if isinstance(titles, pa.Array | pa.ChunkedArray)
+                else [titles[row] for row in new.tolist()]
+            )
+            keys = [title_key(title) for title in text]
+            key_of[new] = [numbers.setdefault(key, len(numbers)) for key in keys]
+            form_of[new] = [_title_form(key) for key in keys]
+        differ = key_of[earlier] != key_of[later]
+        earlier, later, scores = earlier[differ], later[differ], scores[differ]
+        similarity = process.cpdist(
+            form_of[earlier], form_of[later], scorer=Indel.normalized_similarity, dtype=np.float64
+        )
+        chosen = similarity >= title_threshold
+        parts.append((earlier[chosen], later[chosen], similarity[chosen], scores[chosen]))
+    if not parts:
+        return Found([], skipped)
+    earlier, later, similarity, scores = (np.concatenate(column) for column in zip(*parts, strict=True))
+    order = np.lexsort((earlier, later))
+    found = [
+        Pair(*pair)
+        for pair in zip(
+            earlier[order].tolist(),
+            later[order].tolist(),
+            similarity[order].tolist(),
+            scores[order].tolist(),
+            strict=True,
+        )
+    ]
+    return Found(found, skipped)
 
 
 def title_similarity(first: str, second: str) -> float:
@@ -233,5 +299,23 @@ def title_similarity(first: str, second: str) -> float:
 
 
 def _title_form(key: str) -> str:
-    """A `title_key` with punctuation as white space: a hyphen or a colon is not a difference in words."""
-    return " ".join("".join(c if c.isalnum() else " " for c in key).split())
+    """A `title_key` with punctuation as white space: a hyphen or a colon is not a difference in words.
+
+    ASCII keys go through a byte table (4x faster than the regex); in others `[\\W_]` is what
+    `str.isalnum` rejects (`\\w` is the alphanumerics and `_`).
+    """
+    if key.isascii():
+        return " ".join(key.encode("ascii").translate(_ASCII_FORM).decode("ascii").split())
+    return " ".join(_NOT_ALNUM.sub(" ", key).split())
+
+
+def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The sorted distinct values: `np.unique` by a plain sort (numpy 2.4's hashing unique took 4 s for
+    3M candidate codes)."""
+    ordered = np.sort(values)
+    return ordered[_first_of_runs(ordered)]
+
+
+def _first_of_runs(ordered: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Where each run of equal values of a sorted array starts."""
+    return np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(ordered) else np.zeros(0, bool)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 from pathlib import Path, PurePath
@@ -379,12 +379,20 @@ class _Pairing:
         self.found = False
 
     def run(self, pieces: Iterable[Piece]) -> Iterator[Chunk]:
-        held: _Lines | None = None
+        held: _Lines | None = None  # the lines of the previous piece that wait for what follows
         for piece in pieces:
-            lines = _Lines.of(piece) if held is None else held.then(_Lines.of(piece))
-            ready = self._ready(lines)
-            yield from self._pair(lines, ready)
-            held = lines.since(ready) if ready < len(lines.codes) else None
+            if not len(piece) and not piece.last:  # only blank lines: nothing follows yet
+                continue
+            lines = _Lines.of(piece)
+            if held is not None and len(held.codes) == 1 and held.codes[0] != Code.FOOTER:
+                # One line waits (the usual case): paired on its own, without joining the arrays.
+                following = Code(lines.codes[0]) if len(lines.codes) else Code.END
+                after = int(lines.piece.numbers[0]) if len(lines.codes) else None
+                yield from self._chunk(self._step(held.piece, 0, Code(held.codes[0]), following, after))
+            elif held is not None:
+                lines = held.then(lines)
+            done = yield from self._pair(lines, self._footer(lines))
+            held = lines.since(done) if done < len(lines.codes) else None
         if self.state.title and self.title is not None:
             self.found = True
             yield [self._orphan_title(self.title, "title at the end of the file has no abstract")]
@@ -392,39 +400,43 @@ class _Pairing:
             yield [Problem(self.name, None, "no-papers", "no papers found, only page header or blank lines")]
 
     @staticmethod
-    def _ready(lines: _Lines) -> int:
-        """How many lines can be paired now: all but a run of footer lines at the end, which is dropped
-        at the end of the file and waits for what follows it otherwise, and the line before that."""
+    def _footer(lines: _Lines) -> int:
+        """Where the run of footer lines at the end starts. At the end of the file the run is dropped
+        (END); footer lines with a line after them are title-sized lines like any other."""
         codes = lines.codes
         tail = len(codes)
         while tail and codes[tail - 1] == Code.FOOTER:
             tail -= 1
-        if lines.piece.last:
-            codes[codes == Code.FOOTER] = Code.TITLE
-            codes[tail:] = Code.END  # the footer, dropped
-            return tail
         codes[:tail][codes[:tail] == Code.FOOTER] = Code.TITLE
-        return max(tail - 1, 0)
+        if lines.piece.last:
+            codes[tail:] = Code.END
+        return tail
 
-    def _pair(self, lines: _Lines, ready: int) -> Iterator[Chunk]:
+    def _pair(self, lines: _Lines, tail: int) -> Generator[Chunk, None, int]:
+        """Pair the lines before `tail` whose next line is known; return how many were paired. A plain
+        pair needs no next line, so runs of them may end at `tail`."""
         codes = lines.codes
+        ready = tail if lines.piece.last else tail - 1
         chain = _chain_ends(_PLAIN[codes[:-1], codes[1:]]) if len(codes) > 1 else codes
         results: list[Paper | Problem] = []
         i = 0
         while i < ready:
             if self.state in PAIRING and i + 1 < len(codes) and _PLAIN[codes[i], codes[i + 1]]:
-                end = min(int(chain[i]), ready - (ready - i) % 2)  # whole pairs of ready lines
-                if end > i:
-                    if results:
-                        self.found = True
-                        yield results
-                        results = []
-                    yield self._papers(lines.piece, i, end)
-                    i = end
-                    continue
+                end = min(int(chain[i]), tail - (tail - i) % 2)  # whole pairs before the footer
+                yield from self._chunk(results)
+                results = []
+                yield self._papers(lines.piece, i, end)
+                i = end
+                continue
             following = Code(codes[i + 1]) if i + 1 < len(codes) else Code.END
-            results.extend(self._step(lines.piece, i, Code(codes[i]), following))
+            after = int(lines.piece.numbers[i + 1]) if i + 1 < len(codes) else None
+            results.extend(self._step(lines.piece, i, Code(codes[i]), following, after))
             i += 1
+        yield from self._chunk(results)
+        return i
+
+    def _chunk(self, results: list[Paper | Problem]) -> Iterator[Chunk]:
+        """`results` as a chunk, if there are any."""
         if results:
             self.found = True
             yield results
@@ -443,8 +455,10 @@ class _Pairing:
             piece.numbers[index + 1],
         )
 
-    def _step(self, piece: Piece, i: int, code: Code, following: Code) -> list[Paper | Problem]:
-        """One line through `step`, and what it gives."""
+    def _step(
+        self, piece: Piece, i: int, code: Code, following: Code, after: int | None
+    ) -> list[Paper | Problem]:
+        """One line through `step`, and what it gives; `after` is the next line's number, if any."""
         problem = piece.problems.get(i)
         if problem is not None:
             self.state, _ = step(self.state, code, following)
@@ -461,9 +475,9 @@ class _Pairing:
             self.subscribe_alone = self.subscribe_alone or line.text.casefold() == SUBSCRIBE.casefold()
             if code is Code.DATE and self.on_label is not None:
                 self.on_label(line.text)
-        return self._emit(emit, line, piece, i)
+        return self._emit(emit, line, after)
 
-    def _emit(self, emit: Emit, line: Line, piece: Piece, i: int) -> list[Paper | Problem]:
+    def _emit(self, emit: Emit, line: Line, after: int | None) -> list[Paper | Problem]:
         """The papers and problems `emit` stands for, with their messages."""
         out: list[Paper | Problem] = []
         if emit is Emit.TITLE:
@@ -473,9 +487,8 @@ class _Pairing:
             self.title, self.abstract = None, line
         elif emit is Emit.ORPHAN_TITLE and self.title is not None:
             message = f"title has no abstract: line {line.number} looks like the next title"
-            if kind_code(line.text) is not Code.TITLE:  # long enough to be the start of an abstract
-                following = int(piece.numbers[i + 1])
-                message += f" (or it starts this title's abstract: join lines {line.number} and {following})"
+            if after is not None and kind_code(line.text) is not Code.TITLE:  # could start an abstract
+                message += f" (or it starts this title's abstract: join lines {line.number} and {after})"
             out.append(self._orphan_title(self.title, message))
             self.title = line
         elif emit in (Emit.ORPHAN_ABSTRACT, Emit.BROKEN):

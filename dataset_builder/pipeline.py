@@ -8,6 +8,7 @@ batch, never the text.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import textwrap
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from dataset_builder import dedup
@@ -37,11 +39,13 @@ from dataset_builder.passes import read_abstracts, scan_file, system_memory_pool
 from dataset_builder.read import dump_paths
 from dataset_builder.records import Problem
 from dataset_builder.report import FileSummary, Report, counted
-from dataset_builder.schema import paper_schema
+from dataset_builder.schema import load_in_background, paper_schema
 from dataset_builder.settings import Settings
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES, Shard
 from dataset_builder.staging import check_replaceable, staging_folder, swap, target_of
 from dataset_builder.timing import timed
+
+log = logging.getLogger(__name__)
 
 # Papers per pandera call, hash call and spill write: large, since each call has a fixed cost (7 ms for
 # pandera), small enough that two threads' batches stay well inside the memory target (with 50,000, a
@@ -57,7 +61,7 @@ def _spill_name(index: int) -> str:
 
 @dataclass
 class BuildResult:
-    """What a build wrote: the report and, per split, its shards."""
+    """What a build wrote: the report and, per dump (by its name in the build, layout.py), its shards."""
 
     report: Report
     out: Path
@@ -69,12 +73,12 @@ class BuildResult:
         size = sum(s.size for shards in self.splits.values() for s in shards)
         rows = ", ".join(f"{name} {sum(s.rows for s in shards):,}" for name, shards in self.splits.items())
         empty = [f.name for f in report.files if f.split is None]
-        skipped = f" No split for {', '.join(empty)}: all its papers were duplicates." if empty else ""
+        skipped = f" Nothing from {', '.join(empty)}: all its papers were duplicates." if empty else ""
         near = report.near_duplicates
         found = f"; found {counted(len(near), 'near-duplicate')}" if near else ""
         text = (
             f"{counted(len(report.files), 'dump')}, {report.accounting()}{found}; wrote "
-            f"{counted(report.total('kept'), 'row')} in {counted(len(self.splits), 'split')} ({rows}) to "
+            f"{counted(report.total('kept'), 'row')} ({rows}) to "
             f"{self.out} ({size / 1e6:.1f} MB).{skipped}"
         )
         return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
@@ -182,10 +186,27 @@ def build(
                 settings,
                 revisions=report.revisions,
                 near_duplicates=report.near_duplicates,
+                titles=_titles(staging, result.splits, {r.paper_id for r in report.revisions}),
+                near_policy=near_duplicates,
             )
             (staging / CARD).write_text(card, encoding="utf-8")
         swap(staging, target)
     return result
+
+
+def _titles(root: Path, dumps: dict[str, list[Shard]], ids: set[str]) -> dict[str, str]:
+    """paper_id -> title of the papers `ids`, read back from the shards written under `root`."""
+    if not ids:
+        return {}
+    found: dict[str, str] = {}
+    for shard in (s for shards in dumps.values() for s in shards):
+        table = pq.read_table(
+            root / shard.path, columns=["paper_id", "title"], filters=[("paper_id", "in", ids)]
+        )
+        found.update(
+            zip(table.column("paper_id").to_pylist(), table.column("title").to_pylist(), strict=True)
+        )
+    return found
 
 
 def _revised_abstracts(plan: dedup.Plan, spills: Path) -> list[dict[int, str]]:
@@ -292,6 +313,7 @@ def _scan(
     policy: _Policy,
 ) -> _Scan:
     """First pass: read, parse and validate every dump, then plan deduplication across all of them."""
+    load_in_background()  # pandera's import overlaps the first reads
     near = policy.near_duplicates != "off"
     jobs = [
         (path, spills / _spill_name(i) if spills else None, batch_size, near) for i, path in enumerate(paths)
@@ -309,6 +331,8 @@ def _scan(
     report.duplicates = plan.duplicates
     report.revisions = plan.revisions
     report.near_duplicates = plan.near_duplicates
+    if plan.near_skipped:
+        log.info("near-duplicates: %s candidate pairs skipped by the caps", f"{plan.near_skipped:,}")
     near_duplicates = Counter(n.later.file for n in plan.near_duplicates)
     duplicates = Counter(d.file for d in plan.duplicates)
     conflicts = Counter(c.file for c in plan.conflicts)  # conflicts name the path as given

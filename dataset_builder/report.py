@@ -21,7 +21,9 @@ class FileSummary:
     """One dump's accounting: `read == kept + duplicates + revisions + rejected` always holds.
 
     `revisions` counts the papers read again with another abstract (kept as one row, by the policy);
-    `near_duplicates` the papers close to an earlier one (kept, or counted in `duplicates` if removed)."""
+    `near_duplicates` the papers close to an earlier one (kept, or counted in `duplicates` if removed).
+    `split` is the name the dump's papers have in the build (its config and shard prefix; layout.py), or
+    None when it kept no paper."""
 
     name: str
     path: str
@@ -33,6 +35,7 @@ class FileSummary:
     split: str | None = None
     revisions: int = 0
     near_duplicates: int = 0
+    with_arxiv_id: int = 0  # kept papers that have an arXiv id
 
 
 @dataclass

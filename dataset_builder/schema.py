@@ -2,18 +2,23 @@
 
 Every batch a build validates and every shard it writes uses `paper_schema().arrow`, derived from the
 YAML rather than inferred from data, so `build`, `validate` and the shards cannot disagree.
+
+The checks run on the batch's `pyarrow.Table` itself (`pandera.pyarrow`, no conversion). Importing
+pandera is the slowest step of a short run, and the Arrow schema needs none of it: `paper_schema()`
+reads the YAML with pyarrow alone, `load_in_background()` starts the import while the first dumps are
+read, and `check` waits for it.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import threading
 from dataclasses import dataclass
+from typing import Any
 
-import pandera.errors
-import pandera.polars
-import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from dataset_builder.errors import DatasetError
@@ -21,13 +26,19 @@ from dataset_builder.records import Problem
 from dataset_builder.resources import resource
 
 SCHEMA_PATH = "schemas/paper.yaml"
-# The polars dtypes the YAML may use, as the Arrow types `datasets` maps to exact features.
-_ARROW_TYPES = {
+# The dtypes the YAML may use (pandera's polars names) and the Arrow type of each, which `datasets`
+# maps to exact features. A column is nullable only when the YAML says `nullable: true`.
+ARROW_TYPES = {
     "String": pa.string(),
     "Int32": pa.int32(),
     "Int64": pa.int64(),
+    "Float64": pa.float64(),
+    "Boolean": pa.bool_(),
+    "Date": pa.date32(),
     "List(String)": pa.list_(pa.string()),
 }
+# Keys of a column that are not checks; every other key names a pandera check (`str_length`, ...).
+_COLUMN_KEYS = {"title", "description", "dtype", "nullable", "unique"}
 # Short rule names for pandera's checks: `title-length`, `paper_id-pattern`, ...
 _RULES = {
     "str_length": "length",
@@ -40,30 +51,89 @@ _RULES = {
 
 
 _LENGTH = re.compile(r"str_length\((\w+), (\w+)\)")
+_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
 class PaperSchema:
     version: str
-    pandera: pandera.polars.DataFrameSchema
     arrow: pa.Schema
     descriptions: dict[str, str]
+    spec: dict[str, Any]  # the YAML, for the pandera schema
+
+    @property
+    def pandera(self) -> Any:
+        """The `pandera.pyarrow.DataFrameSchema` of the YAML (imports pandera on first use)."""
+        return _pandera_schema()
 
 
 @functools.cache
 def paper_schema() -> PaperSchema:
-    """Load the schema once per process."""
-    text = resource(SCHEMA_PATH).read_text(encoding="utf-8")
-    spec = yaml.safe_load(text)
-    schema = pandera.polars.DataFrameSchema.from_yaml(text)
+    """Load the schema once per process (pyarrow only: pandera is imported by `check`)."""
+    return schema_of(yaml.safe_load(resource(SCHEMA_PATH).read_text(encoding="utf-8")))
+
+
+def schema_of(spec: dict[str, Any]) -> PaperSchema:
+    """The schema a parsed YAML describes; raises DatasetError for a dtype not in ARROW_TYPES."""
     fields = []
     for name, column in spec["columns"].items():
         dtype = str(column["dtype"])
-        if dtype not in _ARROW_TYPES:
+        if dtype not in ARROW_TYPES:
             raise DatasetError(f"{SCHEMA_PATH}: column {name}: unsupported dtype {dtype}")
-        fields.append(pa.field(name, _ARROW_TYPES[dtype], nullable=False))
+        fields.append(pa.field(name, ARROW_TYPES[dtype], nullable=bool(column.get("nullable", False))))
     descriptions = {name: str(c.get("description", "")) for name, c in spec["columns"].items()}
-    return PaperSchema(str(spec["version"]), schema, pa.schema(fields), descriptions)
+    return PaperSchema(str(spec["version"]), pa.schema(fields), descriptions, spec)
+
+
+def load_in_background() -> None:
+    """Start importing pandera and building the checks in a thread, unless done: the import (about a
+    second) then overlaps reading the first dumps, whose Arrow kernels and file reads release the GIL.
+    `check` waits for it; an error in the thread is raised again by `check`'s own attempt."""
+    if _build_pandera_schema.cache_info().currsize == 0:
+        threading.Thread(target=_try_loading, name="dataset-builder-schema").start()
+
+
+def _try_loading() -> None:
+    """Build the checks and run them once on no rows: pandera imports its backends on first use."""
+    try:
+        _pandera_schema().validate(paper_schema().arrow.empty_table(), lazy=True)
+    except Exception:  # `check` calls _pandera_schema again and raises it there
+        return
+
+
+def _pandera_schema() -> Any:
+    with _LOCK:  # one import and one schema, whichever thread asks first
+        return _build_pandera_schema()
+
+
+@functools.cache
+def _build_pandera_schema() -> Any:
+    return pandera_schema_of(paper_schema())
+
+
+def pandera_schema_of(schema: PaperSchema) -> Any:
+    """The `pandera.pyarrow.DataFrameSchema` of a schema: its Arrow types, nullability and checks."""
+    import pandera.pyarrow as pandera
+
+    columns = {}
+    for name, column in schema.spec["columns"].items():
+        checks = []
+        for key, value in column.items():
+            if key not in _COLUMN_KEYS:
+                make = getattr(pandera.Check, key)
+                checks.append(make(**value) if isinstance(value, dict) else make(value))
+        columns[name] = pandera.Column(
+            schema.arrow.field(name).type,
+            checks,
+            nullable=bool(column.get("nullable", False)),
+            unique=bool(column.get("unique", False)),
+            title=column.get("title"),
+            description=column.get("description"),
+        )
+    spec = schema.spec
+    return pandera.DataFrameSchema(
+        columns, strict=spec.get("strict", False), ordered=spec.get("ordered", False), name=spec.get("name")
+    )
 
 
 def check(table: pa.Table, file: str, first_row: int | None = None) -> list[Problem]:
@@ -72,12 +142,13 @@ def check(table: pa.Table, file: str, first_row: int | None = None) -> list[Prob
     Problems name `file` and, per failing row, its `source_line` (a batch of a dump) or, with
     `first_row`, its row number counted from there (a batch of a Parquet shard).
     """
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
+    schema = _pandera_schema()
+    import pandera.errors
+
     try:
-        paper_schema().pandera.validate(frame, lazy=True)
+        schema.validate(table, lazy=True)
     except pandera.errors.SchemaErrors as errors:
-        return _problems(frame, errors.failure_cases, file, first_row)
+        return _problems(table, errors.failure_cases, file, first_row)
     return []
 
 
@@ -93,17 +164,33 @@ def _message(column: str, check_name: str, value: str) -> str:
     return f"{column} fails {check_name}"
 
 
-def _problems(frame: pl.DataFrame, failures: pl.DataFrame, file: str, first_row: int | None) -> list[Problem]:
+def _problems(table: pa.Table, failures: pa.Table, file: str, first_row: int | None) -> list[Problem]:
+    """One Problem per failing row and check. pandera's pyarrow backend gives the failing value but not
+    its row for most checks; a check is a function of the value, so every row holding it fails."""
     problems = []
-    for case in failures.iter_rows(named=True):
-        index, column, check_name = case["index"], case["column"], str(case["check"])
+    seen: set[tuple[str, str, int | None]] = set()
+    for case in failures.to_pylist():
+        column, check_name = case["column"], str(case["check"])
         short = _RULES.get(check_name.split("(")[0], check_name.split("(")[0])
-        if index is None:
-            line = None
-        elif first_row is None:
-            line = int(frame["source_line"][index])
-        else:
-            line = first_row + index
         value = "" if case["failure_case"] is None else str(case["failure_case"])
-        problems.append(Problem(file, line, f"{column}-{short}", _message(column, check_name, value), value))
+        if case["index"] is not None:
+            rows: list[int | None] = [int(case["index"])]
+        elif column in table.column_names and case["failure_case"] is not None:
+            texts = pc.cast(table[column], pa.string())
+            rows = [int(r) for r in pc.indices_nonzero(pc.equal(texts, value)).to_pylist()] or [None]
+        else:
+            rows = [None]
+        for index in rows:
+            if (column, check_name, index) in seen:
+                continue
+            seen.add((column, check_name, index))
+            if index is None:
+                line = None
+            elif first_row is None:
+                line = int(table["source_line"][index].as_py())
+            else:
+                line = first_row + index
+            problems.append(
+                Problem(file, line, f"{column}-{short}", _message(column, check_name, value), value)
+            )
     return sorted(problems, key=lambda p: p.line or 0)

@@ -24,9 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
-
-from dataset_builder.errors import DatasetError, Interrupted
+from dataset_builder.errors import CardError, DatasetError, Interrupted
 from dataset_builder.layout import CARD, PROVENANCE_KEY, SHARD_DIR
 
 log = logging.getLogger(__name__)
@@ -129,12 +127,11 @@ def _card_shards(card: Path) -> set[str] | None:
     """The shard paths a build's card records, or None when the card is not one this tool wrote."""
     if not card.is_file() or card.is_symlink():
         return None
-    try:
-        from huggingface_hub import DatasetCard  # only when an --out already exists
+    from dataset_builder.card import read_card  # imports huggingface_hub: only when an --out exists
 
-        data = DatasetCard.load(card).data.to_dict()
-        return {str(s["path"]) for s in data[PROVENANCE_KEY]["shards"]}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError):
+    try:
+        return set(read_card(card).shards)
+    except CardError:
         return None
 
 

@@ -7,17 +7,14 @@ card and shards disagree (edited, half-copied, or left from another build) is re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
-from huggingface_hub import DatasetCard
 from tqdm import tqdm
 
-from dataset_builder.card import features_yaml, hub_schema
-from dataset_builder.errors import DatasetError
-from dataset_builder.layout import CARD, PROVENANCE_KEY, SHARD_DIR, shard_path
+from dataset_builder.card import BuiltCard, features_yaml, hub_schema, read_card
+from dataset_builder.errors import CardError, DatasetError
+from dataset_builder.layout import CARD, DEFAULT_CONFIG, PROVENANCE_KEY, SHARD_DIR, dump_of, shard_path
 from dataset_builder.read import sha256_of
 from dataset_builder.records import Problem
 from dataset_builder.report import FileSummary, Report
@@ -38,37 +35,38 @@ def verify_dist(dist: Path, progress: bool = False) -> Report:
             Problem(str(card_path), None, "card-missing", "no dataset card; was this folder built?")
         )
         return report
+    card = str(card_path)
     try:
-        data = DatasetCard.load(card_path).data.to_dict()
-        splits = _declared_splits(data)
-        info = _default_info(data)
-    except yaml.YAMLError as e:
-        detail = " ".join(str(e).split())
-        report.problems.append(Problem(str(card_path), None, "card-yaml", f"YAML does not parse: {detail}"))
+        built = read_card(card_path)
+        splits = _declared_splits(built)
+    except CardError as e:
+        report.problems.append(Problem(card, None, e.rule, str(e)))
         return report
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        detail = f"no {e} entry" if isinstance(e, KeyError) else str(e)
+    except ValueError as e:
         report.problems.append(
-            Problem(str(card_path), None, "card-yaml", f"card metadata is not what build writes: {detail}")
+            Problem(card, None, "card-yaml", f"card metadata is not what build writes: {e}")
         )
         return report
-    card = str(card_path)
-    recorded = _recorded_shards(data, report.problems, card)
-    if info.get("features") != features_yaml():
+    recorded = built.shards
+    if built.info.get("features") != features_yaml():
         report.problems.append(Problem(card, None, "card-features", "features differ from the paper schema"))
+    for dump, paths in built.dumps.items():
+        for index, relative in enumerate(paths):
+            if relative != shard_path(dump, index, len(paths)):
+                report.problems.append(
+                    Problem(card, None, "shard-name", f"dump {dump}: {relative} is not shard {index + 1}")
+                )
     listed: set[str] = set()
     ids: set[str] = set()
     total = sum(len(paths) for paths, _ in splits.values())
     bar = tqdm(total=total, desc="checking", unit="shard", disable=not progress)
     for split, (paths, declared_rows) in splits.items():
         rows, counted = 0, True  # rows of a shard that cannot be read are unknown, not zero
-        for index, relative in enumerate(paths):
+        for relative in paths:
             listed.add(relative)
-            if relative != shard_path(split, index, len(paths)):
-                report.problems.append(
-                    Problem(card, None, "shard-name", f"split {split}: {relative} is not shard {index + 1}")
-                )
-            summary = _read_shard(dist, relative, split, ids, report.problems, recorded.get(relative))
+            summary = _read_shard(
+                dist, relative, dump_of(relative), ids, report.problems, recorded.get(relative)
+            )
             if summary is not None:
                 report.files.append(summary)
                 rows += summary.read
@@ -92,7 +90,7 @@ def verify_dist(dist: Path, progress: bool = False) -> Report:
         )
     bar.close()
     size = sum((dist / p).stat().st_size for p in listed if (dist / p).is_file())
-    if info.get("download_size") != size:
+    if built.info.get("download_size") != size:
         report.problems.append(
             Problem(card, None, "card-size", f"card's download_size is not the {size} bytes of the shards")
         )
@@ -105,68 +103,30 @@ def verify_dist(dist: Path, progress: bool = False) -> Report:
     return report
 
 
-def _declared_splits(data: dict[str, Any]) -> dict[str, tuple[list[str], int]]:
-    """split -> (shard paths from the default config, row count from `dataset_info`).
+def _declared_splits(built: BuiltCard) -> dict[str, tuple[list[str], int]]:
+    """split -> (shard paths, rows from `dataset_info`) of the default config.
 
-    Other configs may only list shards of the default config (they regroup its splits)."""
-    configs = data.get("configs")
-    if not configs or not isinstance(configs, list):
-        raise ValueError("no configs: the card does not say which files hold which split")
-    default = next((c for c in configs if c.get("config_name", "default") == "default"), None)
-    if default is None:
-        raise ValueError("configs has no default config")
-    rows = {s["name"]: int(s["num_examples"]) for s in _default_info(data)["splits"]}
-    paths = {entry["split"]: _as_list(entry["path"]) for entry in default["data_files"]}
-    if set(rows) != set(paths):
-        raise ValueError(f"configs lists splits {sorted(paths)}, dataset_info {sorted(rows)}")
-    shards = {p for listed in paths.values() for p in listed}
-    for config in configs:
-        for entry in config["data_files"]:
-            extra = sorted(set(_as_list(entry["path"])) - shards)
-            if extra:
-                raise ValueError(
-                    f"config {config.get('config_name')!r} lists {extra[0]}, not a shard of default"
-                )
-    return {split: (paths[split], rows[split]) for split in paths}
-
-
-def _as_list(path: str | list[str]) -> list[str]:
-    return [path] if isinstance(path, str) else list(path)
-
-
-def _default_info(data: dict[str, Any]) -> dict[str, Any]:
-    """`dataset_info` of the default config (a list when the card describes several configs)."""
-    info = data["dataset_info"]
-    if isinstance(info, list):
-        info = next((i for i in info if i.get("config_name", "default") == "default"), None)
-        if info is None:
-            raise ValueError("dataset_info has no entry for the default config")
-    if not isinstance(info, dict):
-        raise TypeError("dataset_info is not a mapping")
-    return info
-
-
-def _recorded_shards(data: dict[str, Any], problems: list[Problem], card: str) -> dict[str, str]:
-    """shard path -> sha256 from the card's provenance block, which build writes and nothing else."""
-    block = data.get(PROVENANCE_KEY) or {}
-    try:
-        return {str(s["path"]): str(s["sha256"]) for s in block["shards"]}
-    except (KeyError, TypeError):
-        problems.append(
-            Problem(
-                card, None, "card-provenance", f"no {PROVENANCE_KEY}.shards list with each shard's sha256"
-            )
-        )
-        return {}
+    Raises ValueError when the configs disagree: other configs may only list shards of the default
+    config (they regroup them)."""
+    default = built.configs[DEFAULT_CONFIG]
+    rows = built.rows
+    if set(rows) != set(default):
+        raise ValueError(f"configs lists splits {sorted(default)}, dataset_info {sorted(rows)}")
+    shards = {p for listed in default.values() for p in listed}
+    for name, config in built.configs.items():
+        extra = sorted({p for paths in config.values() for p in paths} - shards)
+        if extra:
+            raise ValueError(f"config {name!r} lists {extra[0]}, not a shard of default")
+    return {split: (default[split], rows[split]) for split in default}
 
 
 def _read_shard(
-    dist: Path, relative: str, split: str, ids: set[str], problems: list[Problem], recorded: str | None
+    dist: Path, relative: str, dump: str, ids: set[str], problems: list[Problem], recorded: str | None
 ) -> FileSummary | None:
     """`_check_shard`, with damaged bytes (a page whose CRC fails, data that does not decompress) as
     one `shard-corrupt` problem."""
     try:
-        return _check_shard(dist, relative, split, ids, problems, recorded)
+        return _check_shard(dist, relative, dump, ids, problems, recorded)
     except (OSError, pa.ArrowException) as e:
         shown = str(dist / relative)
         if not any(p.file == shown and p.rule == "shard-corrupt" for p in problems):
@@ -175,13 +135,13 @@ def _read_shard(
 
 
 def _check_shard(
-    dist: Path, relative: str, split: str, ids: set[str], problems: list[Problem], recorded: str | None
+    dist: Path, relative: str, dump: str, ids: set[str], problems: list[Problem], recorded: str | None
 ) -> FileSummary | None:
     path = dist / relative
     shown = str(path)
     if not relative.startswith(f"{SHARD_DIR}/") or not path.is_file():
         problems.append(
-            Problem(shown, None, "shard-missing", f"split {split}: shard listed in the card is missing")
+            Problem(shown, None, "shard-missing", f"dump {dump}: shard listed in the card is missing")
         )
         return None
     sha256 = sha256_of(path)
@@ -221,4 +181,4 @@ def _check_shard(
                 ids.add(paper_id)
             row += table.num_rows
     rows = row - 1
-    return FileSummary(relative, shown, sha256, read=rows, kept=rows, split=split)
+    return FileSummary(relative, shown, sha256, read=rows, kept=rows, split=dump)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pyarrow.parquet as pq
-from huggingface_hub import DatasetCard
 
-from dataset_builder.hub.changes import diff, read_papers, shard_splits
-from dataset_builder.hub.release import metadata
+from dataset_builder.card import read_card
+from dataset_builder.hub.changes import diff, read_papers
+from dataset_builder.layout import dump_of
 from dataset_builder.pipeline import BuildResult
 
 
-def test_diff_by_paper_id_with_counts_per_split() -> None:
+def test_diff_by_paper_id_with_counts_per_dump() -> None:
     remote = {"a": ("s1", "h1"), "b": ("s1", "h2"), "c": ("s2", "h3")}
     local = {"a": ("s1", "h1"), "b": ("s2", "h9"), "d": ("s3", "h4")}
     changes = diff(local, remote)
@@ -32,6 +32,9 @@ def test_read_papers_reads_the_ids_of_a_shard_and_hashes_content(built: BuildRes
     assert len({h for _, h in papers.values()}) == len(ids)
 
 
-def test_shard_splits_come_from_the_default_config(built: BuildResult) -> None:
-    found = shard_splits(metadata(DatasetCard.load(built.out / "README.md")))
-    assert found == {s.path: name for name, shards in built.splits.items() for s in shards}
+def test_the_dump_of_each_shard_comes_from_its_name(built: BuildResult) -> None:
+    card = read_card(built.out / "README.md")
+    assert {path: dump_of(path) for path in card.shards} == {
+        s.path: name for name, shards in built.splits.items() for s in shards
+    }
+    assert card.dumps == {name: [s.path for s in shards] for name, shards in built.splits.items()}

@@ -26,7 +26,7 @@ def test_build_writes_dist_and_prints_a_summary(tmp_path: Path) -> None:
     summary = " ".join(result.output.split())
     assert (
         "5 dumps, 642 papers read = 596 kept + 46 duplicates removed + 0 revisions merged + 0 rejected; "
-        "wrote 596 rows in 5 splits"
+        "wrote 596 rows (000_83255905406594dc 59,"
     ) in summary
     assert max(len(line) for line in result.output.splitlines()) <= 100
     assert (tmp_path / "dist" / "README.md").is_file()

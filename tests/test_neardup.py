@@ -4,7 +4,8 @@ import numpy as np
 import pyarrow as pa
 from neardup_corpus import generate
 
-from dataset_builder import neardup
+from dataset_builder import dedup, neardup
+from dataset_builder.keys import abstract_hashes, title_hashes, title_key
 
 ABSTRACT = (
     "In this paper, we propose SparseMoE, a novel mixture of experts for long-context modeling. "
@@ -22,7 +23,7 @@ OTHER = (
 
 
 def pairs(titles: list[str], abstracts: list[str]) -> list[tuple[int, int]]:
-    return [(p.earlier, p.later) for p in neardup.find_pairs(neardup.signatures(abstracts), titles)]
+    return [(p.earlier, p.later) for p in neardup.find_pairs(neardup.signatures(abstracts), titles).pairs]
 
 
 def test_revised_title_and_abstract_are_a_pair_with_their_scores() -> None:
@@ -31,7 +32,8 @@ def test_revised_title_and_abstract_are_a_pair_with_their_scores() -> None:
         "Unrelated",
         "Sparse Mixture of Experts for Long Contexts",
     ]
-    found = neardup.find_pairs(neardup.signatures([ABSTRACT, OTHER, REVISED]), titles)
+    found, skipped = neardup.find_pairs(neardup.signatures([ABSTRACT, OTHER, REVISED]), titles)
+    assert skipped == 0
     assert [(p.earlier, p.later) for p in found] == [(0, 2)]
     assert found[0].title_similarity >= neardup.TITLE_THRESHOLD
     assert found[0].abstract_similarity >= neardup.ABSTRACT_THRESHOLD
@@ -85,17 +87,18 @@ def test_titles_may_be_an_arrow_array() -> None:
 
 def test_empty_input_and_tiny_abstracts_do_not_crash() -> None:
     assert neardup.signatures([]).shape == (0, neardup.SIGNATURE_SIZE)
-    assert neardup.find_pairs(neardup.signatures([]), []) == []
+    assert neardup.find_pairs(neardup.signatures([]), []) == ([], 0)
     tiny = neardup.signatures(["Transformers", "Transformers", "two words", ""])
     assert np.array_equal(tiny[0], tiny[1]) and not np.array_equal(tiny[0], tiny[2])
-    assert neardup.find_pairs(tiny, ["Alpha", "Omega", "Beta", "Gamma"]) == []
+    assert neardup.find_pairs(tiny, ["Alpha", "Omega", "Beta", "Gamma"]).pairs == []
     assert pairs(["Transformers Rock", "Transformers Rock!"], ["Transformers", "Transformers"]) == [(0, 1)]
 
 
 def test_planted_revisions_found_and_hard_negatives_not_reported() -> None:
     corpus = generate(papers=600, revisions=120, lookalikes=80, extended=40, seed=1)
     found = {
-        (p.earlier, p.later) for p in neardup.find_pairs(neardup.signatures(corpus.abstracts), corpus.titles)
+        (p.earlier, p.later)
+        for p in neardup.find_pairs(neardup.signatures(corpus.abstracts), corpus.titles).pairs
     }
     revisions = corpus.pairs("revision")
     assert len(found & revisions) >= 0.95 * len(revisions)
@@ -105,6 +108,67 @@ def test_planted_revisions_found_and_hard_negatives_not_reported() -> None:
 
 def test_oversized_buckets_compare_each_paper_with_its_next_neighbours_only() -> None:
     sigs = neardup.signatures([ABSTRACT] * (neardup.NEIGHBOURS + 5))
-    candidates = neardup.candidates(sigs)
+    candidates, skipped = neardup.candidates(sigs)
     assert len(candidates) == sum(min(neardup.NEIGHBOURS, len(sigs) - 1 - i) for i in range(len(sigs)))
     assert ((candidates[:, 1] - candidates[:, 0]) <= neardup.NEIGHBOURS).all()
+    assert skipped > 0
+
+
+def template(number: int) -> str:
+    return (
+        f"We evaluate model {number % 7} on dataset {number % 5} under a fixed training budget of "
+        f"{number % 13} GPU hours. The gain holds across {number % 3} random seeds. Code is available."
+    )
+
+
+def test_templated_abstracts_cost_at_most_the_caps_and_the_skipped_pairs_are_counted() -> None:
+    count = 600
+    sigs = neardup.signatures([template(i) for i in range(count)])
+    candidates, skipped = neardup.candidates(sigs)
+    # Every paper is the earlier of at most CANDIDATES pairs, however many share its band keys.
+    assert np.bincount(candidates[:, 0], minlength=count).max() <= neardup.CANDIDATES
+    band_pairs = sum(len(b) * (len(b) - 1) // 2 for b in band_buckets(sigs))
+    assert band_pairs > 10 * count * neardup.CANDIDATES  # the caps had work to do ...
+    assert len(candidates) <= count * neardup.CANDIDATES
+    assert 0 < skipped < band_pairs  # ... and say how much they left out
+    titles = [f"Study {i}: model {i % 7} on dataset {i % 5}" for i in range(count)]
+    assert neardup.find_pairs(sigs, titles).skipped == skipped
+
+
+def band_buckets(sigs: np.ndarray) -> list[list[int]]:
+    """Rows sharing each band key, by plain Python grouping: the reference for `candidates`."""
+    buckets: list[list[int]] = []
+    for band in range(neardup.BANDS):
+        groups: dict[bytes, list[int]] = {}
+        for row in range(len(sigs)):
+            key = sigs[row, band * neardup.ROWS : (band + 1) * neardup.ROWS].tobytes()
+            groups.setdefault(key, []).append(row)
+        buckets.extend(rows for rows in groups.values() if len(rows) > 1)
+    return buckets
+
+
+def test_with_nothing_skipped_the_pairs_are_every_close_pair_sharing_a_band_key() -> None:
+    corpus = generate(papers=300, revisions=60, lookalikes=30, extended=20, seed=0)
+    sigs = neardup.signatures(corpus.abstracts)
+    found, skipped = neardup.find_pairs(sigs, corpus.titles)
+    assert skipped == 0
+    expected = []
+    shared = {(a, b) for rows in band_buckets(sigs) for i, a in enumerate(rows) for b in rows[i + 1 :]}
+    for earlier, later in sorted(shared, key=lambda pair: (pair[1], pair[0])):
+        first, second = title_key(corpus.titles[earlier]), title_key(corpus.titles[later])
+        abstract = float(neardup.abstract_similarity(sigs[[earlier]], sigs[[later]])[0])
+        title = neardup.title_similarity(first, second)
+        if first != second and abstract >= neardup.ABSTRACT_THRESHOLD and title >= neardup.TITLE_THRESHOLD:
+            expected.append(neardup.Pair(earlier, later, title, abstract))
+    assert found == expected and len(expected) >= 55
+
+
+def test_the_plan_carries_the_skipped_count() -> None:
+    count = 300
+    abstracts = [template(i) for i in range(count)]
+    titles = [f"Study {i}: model {i % 7} on dataset {i % 5}" for i in range(count)]
+    keys = dedup.FileKeys("a.txt", "a.txt")
+    keys.add(title_hashes(pa.array(titles)), abstract_hashes(abstracts), np.arange(1, count + 1))
+    keys.add_near(neardup.signatures(abstracts), pa.array(titles))
+    plan = dedup.plan([keys], near_duplicates="warn")
+    assert plan.near_skipped == neardup.find_pairs(neardup.signatures(abstracts), titles).skipped > 0

@@ -11,7 +11,7 @@ import pytest
 from conftest import DUMPS, ROOT, SPLIT_ROWS, WriteDump, abstract
 
 from dataset_builder.errors import DatasetError, InvalidInput
-from dataset_builder.layout import split_name
+from dataset_builder.layout import dump_files, split_name
 from dataset_builder.pipeline import BuildResult, build, find_dumps
 
 
@@ -19,10 +19,17 @@ def tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_load_dataset_reads_five_splits_with_declared_features(built: BuildResult, tmp_path: Path) -> None:
+def test_load_dataset_reads_one_train_split_with_declared_features(
+    built: BuildResult, tmp_path: Path
+) -> None:
     dataset = datasets.load_dataset(str(built.out), cache_dir=str(tmp_path))
-    assert {name: split.num_rows for name, split in dataset.items()} == SPLIT_ROWS
-    features = dataset["000_83255905406594dc"].features
+    assert {name: split.num_rows for name, split in dataset.items()} == {"train": sum(SPLIT_ROWS.values())}
+    for name, rows in SPLIT_ROWS.items():
+        one = datasets.load_dataset(
+            str(built.out), data_files=dump_files(name), split="train", cache_dir=str(tmp_path)
+        )
+        assert one.num_rows == rows and set(one["source_file"]) == {f"{name}.txt"}
+    features = dataset["train"].features
     assert features["also_in"] == datasets.List(datasets.Value("string"))
     assert features["source_line"] == datasets.Value("int32")
     assert list(features) == ["paper_id", "title", "abstract", "source_file", "source_line", "also_in"]
@@ -46,10 +53,12 @@ def test_every_paper_is_kept_or_reported_as_a_duplicate(built: BuildResult) -> N
 
 def test_rows_keep_input_order_source_lines_and_also_in(built: BuildResult, tmp_path: Path) -> None:
     dataset = datasets.load_dataset(str(built.out), cache_dir=str(tmp_path))
-    first = dataset["003_0d03a03f8f3c5cf7"][0]
+    train = dataset["train"]
+    first = train[sum(rows for name, rows in SPLIT_ROWS.items() if name < "003")]
     assert first["title"] == "Top2Vec: Distributed Representations of Topics"
     assert (first["source_file"], first["source_line"]) == ("003_0d03a03f8f3c5cf7.txt", 3)
-    lines = dataset["000_83255905406594dc"]["source_line"]
+    assert train["source_file"] == sorted(train["source_file"])  # dumps in file-name order
+    lines = train["source_line"][: SPLIT_ROWS["000_83255905406594dc"]]
     assert lines == sorted(lines)
     repeated = {d.first_file for d in built.report.duplicates}
     also_in = [row["also_in"] for split in dataset.values() for row in split if row["also_in"]]
@@ -66,7 +75,7 @@ def test_same_dumps_give_byte_identical_output(built: BuildResult, tmp_path: Pat
     assert str(tmp_path) not in card and str(DUMPS) not in card
 
 
-def test_a_dump_of_only_repeats_gets_no_split_and_is_reported(write_dump: WriteDump, tmp_path: Path) -> None:
+def test_a_dump_of_only_repeats_gets_no_shard_and_is_reported(write_dump: WriteDump, tmp_path: Path) -> None:
     write_dump("a.txt", ["Alpha", abstract("alpha"), "Beta", abstract("beta")])
     write_dump("b.txt", ["Beta", abstract("beta")])
     result = build([tmp_path / "dumps"], tmp_path / "out")
@@ -75,10 +84,10 @@ def test_a_dump_of_only_repeats_gets_no_split_and_is_reported(write_dump: WriteD
         ("a.txt", "a", 0),
         ("b.txt", None, 1),
     ]
-    assert "No split for b.txt" in result.summary()
-    assert "`b.txt`: 1 papers, all duplicates" in (result.out / "README.md").read_text()
+    assert "Nothing from b.txt" in result.summary()
+    assert "| none | `b.txt` |" in (result.out / "README.md").read_text()
     dataset = datasets.load_dataset(str(result.out), cache_dir=str(tmp_path / "cache"))
-    assert dataset["a"]["also_in"] == [[], ["b.txt"]]
+    assert dataset["train"]["also_in"] == [[], ["b.txt"]]
 
 
 def test_split_names_follow_the_datasets_rule() -> None:
@@ -232,7 +241,8 @@ def test_near_duplicates_are_reported_and_kept_by_default(write_dump: WriteDump,
     dataset = datasets.load_dataset(str(tmp_path / "out"), split="all", cache_dir=str(tmp_path / "cache"))
     assert dataset.num_rows == 3
     card = (tmp_path / "out" / "README.md").read_text()
-    assert "kept as rows of their own: 1 in this build" in card and "| near-duplicates |" in card
+    assert "1 paper is a near-duplicate" in card and "1 of them is kept as a row of its own." in card
+    assert "| near-duplicates |" in card
 
 
 def test_near_duplicates_remove_folds_the_later_paper_into_the_first(

@@ -18,6 +18,7 @@ from hub_server import HubServer
 
 from dataset_builder.errors import InvalidInput, PublishError
 from dataset_builder.hub.publish import PublishResult, publish
+from dataset_builder.layout import dump_files
 from dataset_builder.pipeline import BuildResult, build
 
 REPO = "org/papers"
@@ -47,6 +48,9 @@ def test_first_publish_creates_the_repo_and_commits_everything_once(
     assert sum(1 for method, path in hub.requests if path.endswith("/commit/main")) == 1
 
 
+FILES = dump_files("001_1bef2119a8aaeb71")  # the one-dump line of the card and README
+
+
 def test_published_dataset_loads_with_datasets_through_the_hub_api(
     built: BuildResult, hub: HubServer, tmp_path: Path
 ) -> None:
@@ -55,15 +59,18 @@ def test_published_dataset_loads_with_datasets_through_the_hub_api(
         "import datasets, json\n"
         f"hub = datasets.load_dataset({REPO!r})\n"
         f"local = datasets.load_dataset({str(built.out)!r})\n"
+        f"one = datasets.load_dataset({REPO!r}, data_files={FILES!r}, split='train')\n"
         "print(json.dumps({name: [hub[name].num_rows, hub[name].to_list() == local[name].to_list(),"
-        " str(hub[name].features['also_in'])] for name in hub}))\n"
+        " str(hub[name].features['also_in'])] for name in hub} | {'one': [one.num_rows, True, '']}))\n"
     )
     done = subprocess.run(
         [PYTHON, "-c", code], env=hub_env(hub, tmp_path / "home"), capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr[-2000:]
     loaded = json.loads(done.stdout.splitlines()[-1])
-    assert {name: rows for name, (rows, _, _) in loaded.items()} == SPLIT_ROWS
+    one = loaded.pop("one")[0]
+    assert {name: rows for name, (rows, _, _) in loaded.items()} == {"train": sum(SPLIT_ROWS.values())}
+    assert one == SPLIT_ROWS["001_1bef2119a8aaeb71"]
     assert all(same for _, same, _ in loaded.values())
     assert {feature for _, _, feature in loaded.values()} == {"List(Value('string'))"}
 

@@ -121,8 +121,8 @@ def test_publish_releases_a_folder_of_dumps_and_each_version_stays_loadable(
     )
     assert done.returncode == 0, done.stderr[-2000:]
     old, new, every = json.loads(done.stdout.splitlines()[-1])
-    assert old == {name: SPLIT_ROWS[name] for name in sorted(SPLIT_ROWS)[:4]}
-    assert new == sorted(SPLIT_ROWS) and every == sum(SPLIT_ROWS.values())
+    assert old == {"train": sum(SPLIT_ROWS[name] for name in sorted(SPLIT_ROWS)[:4])}
+    assert new == ["train"] and every == sum(SPLIT_ROWS.values())
 
 
 def test_dry_run_lists_exactly_the_papers_a_dropped_dump_removes(
@@ -317,4 +317,48 @@ def test_a_card_without_a_field_list_gets_the_versions_at_its_end() -> None:
     releases = [Release("v1.0.0", "2026-12-01", 1, 1, 0, 0)]
     card = compose_card("---\nlicense: other\n---\n# Title\n\nText.\n", REPO, releases)
     assert card.index("Text.\n\n<!-- dataset-builder:release -->\n## Versions") > 0
-    assert compose_card(card, REPO, history(card)) == card
+    assert compose_card(card, REPO, releases) == card
+    assert history(card) == []  # not a build's card: no provenance, so no history is read from it
+
+
+def old_layout(built: BuildResult, root: Path) -> Path:
+    """A copy of the build with the earlier layout: one split per dump in `default`."""
+    dist = Path(shutil.copytree(built.out, root / "old"))
+    card = DatasetCard.load(dist / "README.md")
+    card.data["configs"][0]["data_files"] = [
+        {"split": name, "path": [s.path for s in shards]} for name, shards in built.splits.items()
+    ]
+    card.data["dataset_info"]["splits"] = [
+        {
+            "name": name,
+            "num_bytes": sum(s.num_bytes for s in shards),
+            "num_examples": sum(s.rows for s in shards),
+        }
+        for name, shards in built.splits.items()
+    ]
+    card.save(str(dist / "README.md"))
+    return dist
+
+
+def test_the_first_release_in_the_new_layout_says_so_and_older_versions_load_as_before(
+    built: BuildResult, hub: HubServer, tmp_path: Path
+) -> None:
+    old = old_layout(built, tmp_path)
+    assert verify_dist(old).ok
+    push(old, hub, tag="v1.0.0")
+    assert push(built.out, hub, tag="v2.0.0").changes.counts() == "0 added, 0 removed, 0 changed"
+    card = DatasetCard(hub.files(REPO)["README.md"].decode())
+    v2, v1 = history(str(card))
+    assert v2.note.startswith("`load_dataset(REPO)` now gives one split, `train`") and v1.note == ""
+    assert f'- v2.0.0 ({v2.date}): `load_dataset("{REPO}")` now gives one split' in card.text
+    code = (
+        "import datasets, json\n"
+        f"old = datasets.load_dataset({REPO!r}, revision='v1.0.0')\n"
+        f"new = datasets.load_dataset({REPO!r}, revision='v2.0.0')\n"
+        "print(json.dumps([{n: old[n].num_rows for n in old}, {n: new[n].num_rows for n in new}]))\n"
+    )
+    done = subprocess.run(
+        [PYTHON, "-c", code], env=hub_env(hub, tmp_path / "home"), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == [SPLIT_ROWS, {"train": sum(SPLIT_ROWS.values())}]

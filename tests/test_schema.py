@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import datetime
+import subprocess
+import sys
+
+import pandera.errors
 import pyarrow as pa
+import pytest
 import yaml
 
+from dataset_builder.errors import DatasetError
 from dataset_builder.resources import resource
-from dataset_builder.schema import SCHEMA_PATH, check, paper_schema
+from dataset_builder.schema import (
+    SCHEMA_PATH,
+    check,
+    load_in_background,
+    pandera_schema_of,
+    paper_schema,
+    schema_of,
+)
 
 
 def batch(**overrides: object) -> pa.Table:
@@ -51,3 +65,68 @@ def test_every_failing_row_is_reported_not_just_the_first() -> None:
     rows = pa.concat_tables([batch(source_line=n, title="x") for n in (3, 9, 12)])
     assert [p.line for p in check(rows, "d.txt")] == [3, 9, 12]
     assert [p.line for p in check(rows, "shard.parquet", first_row=1)] == [1, 2, 3]
+
+
+def test_a_repeated_failing_value_is_reported_at_every_row_with_the_message() -> None:
+    rows = pa.concat_tables([batch(source_line=n, abstract="x" * 24) for n in (4, 8)])
+    problems = check(rows, "d.txt")
+    assert [(p.line, p.rule) for p in problems] == [(4, "abstract-length"), (8, "abstract-length")]
+    assert problems[0].message == "abstract is 24 characters long; abstracts have 50 to 10,000"
+
+
+def test_dtypes_map_to_arrow_types_and_nullable_is_honoured() -> None:
+    spec = {
+        "version": "9.9.9",
+        "strict": True,
+        "ordered": True,
+        "columns": {
+            "paper_id": {"dtype": "String", "nullable": False, "str_matches": "^[0-9a-f]{16}$"},
+            "arxiv_id": {"dtype": "String", "nullable": True},
+            "authors": {"dtype": "List(String)", "nullable": True},
+            "published_on": {"dtype": "Date", "nullable": True},
+            "upvotes": {"dtype": "Int32", "nullable": True, "greater_than_or_equal_to": 0},
+        },
+    }
+    schema = schema_of(spec)
+    assert schema.arrow.field("published_on").type == pa.date32()
+    assert schema.arrow.field("authors").type == pa.list_(pa.string())
+    assert not schema.arrow.field("paper_id").nullable and schema.arrow.field("upvotes").nullable
+    rows = [
+        {
+            "paper_id": "0123456789abcdef",
+            "arxiv_id": None,
+            "authors": None,
+            "published_on": None,
+            "upvotes": None,
+        },
+        {
+            "paper_id": "fedcba9876543210",
+            "arxiv_id": "2401.00001",
+            "authors": ["A. Author"],
+            "published_on": datetime.date(2024, 1, 2),
+            "upvotes": 3,
+        },
+    ]
+    checks = pandera_schema_of(schema)
+    checks.validate(pa.Table.from_pylist(rows, schema=schema.arrow), lazy=True)
+    rows[0]["paper_id"], rows[1]["upvotes"] = None, -1
+    with pytest.raises(pandera.errors.SchemaErrors) as raised:
+        checks.validate(pa.Table.from_pylist(rows, schema=schema.arrow), lazy=True)
+    failed = {(c["column"], c["check"]) for c in raised.value.failure_cases.to_pylist()}
+    assert failed == {("paper_id", "not_nullable"), ("upvotes", "greater_than_or_equal_to(0)")}
+    with pytest.raises(DatasetError, match="unsupported dtype Decimal"):
+        schema_of({"version": "1", "columns": {"x": {"dtype": "Decimal"}}})
+
+
+def test_the_arrow_schema_needs_no_pandera_import() -> None:
+    code = (
+        "import sys; from dataset_builder.schema import paper_schema; paper_schema().arrow; "
+        "assert 'pandera' not in sys.modules, 'pandera imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_checks_loaded_in_the_background_are_the_ones_check_uses() -> None:
+    load_in_background()
+    assert check(batch(title="ab"), "d.txt")[0].rule == "title-length"
+    assert paper_schema().pandera is paper_schema().pandera

@@ -1,25 +1,26 @@
 """What a release adds, removes and changes, in papers, against what the Hub branch holds now.
 
 Papers are matched by `paper_id`. A paper is *changed* when its `paper_id` is on both sides with a
-different title or abstract (other columns, such as `also_in` or the split it sits in, are bookkeeping of
-the build, not content). Only the `paper_id`, `title` and `abstract` columns are read: from the local
-shard when a published shard has the same sha256 as one of the build, otherwise from the Hub with range
-requests, so a whole dataset is never downloaded to compare one column.
+different title or abstract (other columns, such as `also_in` or the dump it sits with, are bookkeeping
+of the build, not content). Counts are per dump: the dump's config in the card (layout.py), which is the
+split it was in on cards of the earlier layout. Only the `paper_id`, `title` and `abstract` columns are
+read: from the local shard when a published shard has the same sha256 as one of the build, otherwise
+from the Hub with range requests, so a whole dataset is never downloaded to compare one column.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import pyarrow.parquet as pq
 
 COLUMNS = ["paper_id", "title", "abstract"]
 
-# paper_id -> (split, hash of title and abstract)
+# paper_id -> (dump, hash of title and abstract)
 Papers = dict[str, tuple[str, str]]
 
 
@@ -32,8 +33,9 @@ class SplitChanges:
 
 @dataclass(frozen=True)
 class Changes:
-    """Sorted paper ids added, removed and changed; per split, their counts (added and changed papers
-    count in the split they are in now, removed ones in the split they were in)."""
+    """Sorted paper ids added, removed and changed; per dump (`splits`, keyed by the dump's name in the
+    build), their counts: added and changed papers count in the dump they are with now, removed ones in
+    the dump they were with."""
 
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -49,7 +51,7 @@ class Changes:
         return f"{len(self.added)} added, {len(self.removed)} removed, {len(self.changed)} changed"
 
     def lines(self) -> list[str]:
-        """Per split, then in all, as the CLI and the commit description show them."""
+        """In all, then per dump, as the CLI and the commit description show them."""
         rows = [
             f"  {name}: +{c.added} -{c.removed} ~{c.changed}"
             for name, c in sorted(self.splits.items())
@@ -77,27 +79,15 @@ def diff(local: Papers, remote: Papers) -> Changes:
     return Changes(added, removed, changed, splits, before=len(remote), after=len(local))
 
 
-def read_papers(source: Path | IO[bytes], split: str) -> Papers:
-    """paper_id -> (split, content hash) of one shard, reading only the columns compared."""
+def read_papers(source: Path | IO[bytes], dump: str) -> Papers:
+    """paper_id -> (dump, content hash) of one shard of `dump`, reading only the columns compared."""
     with pq.ParquetFile(source) as parquet:
         table = parquet.read(columns=COLUMNS)
     ids, titles, abstracts = (table.column(c).to_pylist() for c in COLUMNS)
     return {
-        paper_id: (split, _content(title, abstract))
+        paper_id: (dump, _content(title, abstract))
         for paper_id, title, abstract in zip(ids, titles, abstracts, strict=True)
     }
-
-
-def shard_splits(card: Mapping[str, Any]) -> dict[str, str]:
-    """shard path -> split, from a card's `default` config (empty when the card has none)."""
-    found: dict[str, str] = {}
-    for config in card.get("configs") or []:
-        if config.get("config_name") == "default":
-            for entry in config.get("data_files") or []:
-                paths = entry.get("path")
-                for path in [paths] if isinstance(paths, str) else paths or []:
-                    found[path] = entry.get("split", "train")
-    return found
 
 
 def merge(parts: Iterable[Papers]) -> Papers:

@@ -18,14 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import httpx2
-from huggingface_hub import (
-    CommitOperationAdd,
-    CommitOperationDelete,
-    DatasetCard,
-    HfApi,
-    constants,
-    get_token,
-)
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants, get_token
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
 from dataset_builder.errors import DatasetError, InvalidInput, PublishError
@@ -34,7 +27,6 @@ from dataset_builder.hub.release import (
     check_tag,
     compose_card,
     history,
-    metadata,
     new_release,
     pin,
     removal_refusal,
@@ -169,15 +161,13 @@ def publish(
                     f"{repo_id} already has a tag {tag}: choose a new version; nothing was sent"
                 )
         published = remote_card(api, repo_id, remote.head, remote.files)
-        local_card = DatasetCard.load(dist / CARD)
-        result.changes = remote_changes(
-            api, repo_id, remote.head, remote.files, published, dist, shards, metadata(local_card)
-        )
+        local_card = (dist / CARD).read_text(encoding="utf-8")
+        result.changes = remote_changes(api, repo_id, remote.head, remote.files, dist, shards)
         shard_plan, _ = _plan(dist, shards, remote.files)
         releases = history(published)
         if tag is not None or any(f.path.startswith(f"{SHARD_DIR}/") for f in shard_plan):
-            releases.insert(0, new_release(tag, result.changes))
-        card = compose_card(str(local_card.content), repo_id, releases).encode()
+            releases.insert(0, new_release(tag, result.changes, published))
+        card = compose_card(local_card, repo_id, releases).encode()
         local = {CARD: hashlib.sha256(card).hexdigest()} | shards
         result.plan, result.unchanged = _plan(dist, local, remote.files, {CARD: card})
         result.refused = removal_refusal(result.changes, allow_removals)

@@ -18,9 +18,17 @@ from typing import Any, NamedTuple, cast
 import jinja2
 from huggingface_hub import DatasetCard
 
-from dataset_builder.errors import DatasetError, PublishError
+from dataset_builder.card import read_card
+from dataset_builder.errors import CardError, DatasetError, PublishError
 from dataset_builder.hub.changes import Changes
-from dataset_builder.layout import CARD, DEFAULT_REPO_ID, PROVENANCE_KEY
+from dataset_builder.layout import (
+    ALL_SPLIT,
+    CARD,
+    DEFAULT_CONFIG,
+    DEFAULT_REPO_ID,
+    PROVENANCE_KEY,
+    dump_files,
+)
 from dataset_builder.pipeline import BuildResult, build, find_dumps
 from dataset_builder.read import sha256_of
 from dataset_builder.resources import resource
@@ -44,6 +52,7 @@ class Release:
     added: int
     removed: int
     changed: int
+    note: str = ""  # what changed for code that loads the dataset, in words
 
 
 def metadata(card: DatasetCard) -> dict[str, Any]:
@@ -57,10 +66,28 @@ def check_tag(tag: str) -> str:
     return tag
 
 
-def new_release(tag: str | None, changes: Changes) -> Release:
-    """The changelog entry of a publish made today (UTC): the dumps carry no year, so no dump date."""
+def new_release(tag: str | None, changes: Changes, published: str | None = None) -> Release:
+    """The changelog entry of a publish made today (UTC) over the card `published`: the dumps carry no
+    year, so no dump date."""
     date = datetime.now(UTC).date().isoformat()
-    return Release(tag, date, changes.after, len(changes.added), len(changes.removed), len(changes.changed))
+    counts = (changes.after, len(changes.added), len(changes.removed), len(changes.changed))
+    return Release(tag, date, *counts, note=layout_note(published))
+
+
+def layout_note(published: str | None) -> str:
+    """The note of the first release in the layout of docs/layout.md over one in the layout before
+    (one split per dump in the default config); empty otherwise."""
+    try:
+        splits = read_card(published).configs[DEFAULT_CONFIG] if published else {ALL_SPLIT: []}
+    except CardError:
+        return ""
+    if set(splits) == {ALL_SPLIT}:
+        return ""
+    return (
+        f"`load_dataset(REPO)` now gives one split, `{ALL_SPLIT}`, with every paper, instead of one split "
+        f'per dump; a dump\'s papers load with `data_files="{dump_files("<dump>")}"`. Versions tagged '
+        "before keep their layout."
+    )
 
 
 def removal_refusal(changes: Changes, allowed: bool) -> str | None:
@@ -83,17 +110,19 @@ def history(card_text: str | None) -> list[Release]:
     if not card_text:
         return []
     try:
-        block = metadata(DatasetCard(card_text)).get(PROVENANCE_KEY) or {}
-        return [Release(**entry) for entry in block.get("releases") or []]
-    except (ValueError, TypeError, AttributeError):
+        return [Release(**entry) for entry in read_card(card_text).releases]
+    except (CardError, TypeError):
         return []
 
 
 def compose_card(local: str, repo_id: str, releases: Sequence[Release]) -> str:
     """The card to upload: `local` naming `repo_id`, with `releases` (newest first) as its changelog."""
+    try:
+        named = read_card(local).repo_id
+    except CardError:
+        named = DEFAULT_REPO_ID
     card = DatasetCard(local)
     block = dict(metadata(card).get(PROVENANCE_KEY) or {})
-    named = str(block.get("repo_id") or DEFAULT_REPO_ID)
     block["repo_id"] = repo_id
     block["releases"] = [asdict(r) for r in releases]
     card.data[PROVENANCE_KEY] = block
@@ -121,11 +150,10 @@ def stale(dist: Path, dumps: Sequence[Path], settings: Settings | None = None) -
     if not card_path.is_file():
         return f"{dist} has no build"
     try:
-        data = DatasetCard.load(card_path).data.to_dict()
-        block: dict[str, Any] = data[PROVENANCE_KEY]
-        built = {s["file"]: s["sha256"] for s in block["sources"]}
-    except (ValueError, KeyError, TypeError):
+        card = read_card(card_path)
+    except CardError:
         return f"{card_path} is not a card this tool wrote"
+    built = card.sources
     on_disk = {p.name: sha256_of(p) for p in dumps}
     if built != on_disk:
         added = sorted(set(on_disk) - set(built))
@@ -139,8 +167,8 @@ def stale(dist: Path, dumps: Sequence[Path], settings: Settings | None = None) -
         return f"{dist} was built from other dumps ({'; '.join(parts)})"
     if settings is not None:
         wanted: dict[str, Any] = {"pretty_name": settings.pretty_name, **settings.license_fields()}
-        differs = sorted(k for k, v in wanted.items() if data.get(k) != v)
-        if block.get("repo_id") != (settings.repo_id or DEFAULT_REPO_ID):
+        differs = sorted(k for k, v in wanted.items() if card.data.get(k) != v)
+        if card.repo_id != (settings.repo_id or DEFAULT_REPO_ID):
             differs.append("repo-id")
         if differs:
             return f"{dist} was built with other settings ({', '.join(differs)})"

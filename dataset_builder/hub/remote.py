@@ -11,14 +11,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow as pa
-from huggingface_hub import DatasetCard, HfApi, HfFileSystem
+from huggingface_hub import HfApi, HfFileSystem
 from huggingface_hub.errors import EntryNotFoundError
 from huggingface_hub.hf_api import RepoSibling
 
 from dataset_builder.errors import PublishError
-from dataset_builder.hub.changes import Changes, Papers, diff, merge, read_papers, shard_splits
-from dataset_builder.hub.release import metadata
-from dataset_builder.layout import CARD, SHARD_DIR
+from dataset_builder.hub.changes import Changes, Papers, diff, merge, read_papers
+from dataset_builder.layout import CARD, SHARD_DIR, dump_of
 
 
 def hashes(siblings: list[RepoSibling]) -> dict[str, str]:
@@ -47,30 +46,27 @@ def remote_changes(
     repo_id: str,
     head: str | None,
     files: Mapping[str, str],
-    card_text: str | None,
     dist: Path,
     local_shards: Mapping[str, str],
-    local_card: Mapping[str, object],
 ) -> Changes:
-    """Papers added, removed and changed by publishing `dist` over commit `head` (see changes.py)."""
-    local_splits = shard_splits(local_card)
-    local = merge(read_papers(dist / path, local_splits.get(path, "train")) for path in sorted(local_shards))
+    """Papers added, removed and changed by publishing `dist` over commit `head`, per dump (changes.py;
+    a shard's name says its dump, layout.dump_of, in this layout and the earlier one)."""
+    local = merge(read_papers(dist / path, dump_of(path)) for path in sorted(local_shards))
     if head is None:
         return diff(local, {})
     by_sha = {sha: path for path, sha in local_shards.items()}
-    remote_splits = _card_splits(card_text)
     fs = HfFileSystem(endpoint=api.endpoint, token=api.token)
     parts: list[Papers] = []
     for path, sha in sorted(files.items()):
         if not (path.startswith(f"{SHARD_DIR}/") and path.endswith(".parquet")):
             continue
-        split = remote_splits.get(path) or _split_of(path)
+        dump = dump_of(path)
         if sha in by_sha:
-            parts.append(read_papers(dist / by_sha[sha], split))
+            parts.append(read_papers(dist / by_sha[sha], dump))
             continue
         try:
             with fs.open(f"datasets/{repo_id}@{head}/{path}", "rb") as f:
-                parts.append(read_papers(f, split))
+                parts.append(read_papers(f, dump))
         except (pa.ArrowException, KeyError) as e:
             raise PublishError(
                 f"{repo_id}: {path} is not a shard this tool wrote ({e}); nothing was published"
@@ -89,19 +85,3 @@ def open_pr_with(api: HfApi, repo_id: str, wanted: Mapping[str, set[str]], delet
         if all(held.get(p) in accepted for p, accepted in wanted.items()) and not deleted & set(held):
             return discussion.url
     return None
-
-
-def _card_splits(card_text: str | None) -> dict[str, str]:
-    if not card_text:
-        return {}
-    try:
-        return shard_splits(metadata(DatasetCard(card_text)))
-    except ValueError:
-        return {}
-
-
-def _split_of(path: str) -> str:
-    """The split of a shard named as push_to_hub names them: data/{split}-00000-of-00001.parquet."""
-    name = path.rsplit("/", 1)[-1]
-    parts = name.rsplit("-", 3)
-    return parts[0] if len(parts) == 4 else "train"

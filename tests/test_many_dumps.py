@@ -1,0 +1,75 @@
+"""The layout holds at any number of dumps: two configs of one split each, a card that stays small, and
+documented lines that load all papers, one dump, or one month."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+from pathlib import Path
+
+import datasets
+from conftest import WriteDump, abstract
+
+from dataset_builder.card import read_card, render_card
+from dataset_builder.layout import dump_files, dump_of, is_valid_split, shard_path, split_name
+from dataset_builder.pipeline import build
+from dataset_builder.report import FileSummary
+from dataset_builder.shards import Shard
+
+MAX_SPLITS = 30  # the dataset viewer refuses a config with more splits
+MAX_CARD_BYTES = 1_000_000
+
+
+def days(count: int) -> list[str]:
+    first = date(2022, 1, 1)
+    return [(first + timedelta(days=day)).isoformat() for day in range(count)]
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_the_card_of_a_thousand_daily_dumps_has_configs_of_one_split_and_stays_under_1_mb() -> None:
+    """The card as a build of 1,000 dumps writes it (a real build of 1,000 dumps takes a minute: each dump
+    has a fixed cost in the schema check; the 40-dump build below is the same code end to end)."""
+    files, dumps = [], {}
+    for day in days(1000):
+        name = split_name(f"{day}.txt")
+        files.append(FileSummary(f"{day}.txt", f"dumps/{day}.txt", sha256(day), 2, 1, 1, split=name))
+        dumps[name] = [Shard(shard_path(name, 0, 1), 1, 1500, 4000, sha256(name))]
+    text = render_card(files, dumps)
+    assert len(text.encode()) < MAX_CARD_BYTES
+    card = read_card(text)
+    assert set(card.configs) == {"default", "all"}
+    assert all(len(splits) <= MAX_SPLITS for splits in card.configs.values())
+    assert card.rows == {"train": 1000} and len(card.dumps) == len(card.shards) == 1000
+
+
+def test_daily_dumps_load_as_one_train_split_and_by_dump_or_month(
+    write_dump: WriteDump, tmp_path: Path
+) -> None:
+    listed = days(40)  # more dumps than a config may have splits
+    for day, name in enumerate(listed):
+        lines = [f"Paper of {name}", abstract(f"the papers of {name}")]
+        if day % 2:  # every other day also lists the paper of the day before
+            lines += [f"Paper of {listed[day - 1]}", abstract(f"the papers of {listed[day - 1]}")]
+        write_dump(f"{name}.txt", lines)
+    result = build([tmp_path / "dumps"], tmp_path / "dist", near_duplicates="off")
+    cache = str(tmp_path / "cache")
+    papers = datasets.load_dataset(str(result.out), cache_dir=cache)
+    assert list(papers) == ["train"] and papers["train"].num_rows == 40
+    # the lines the card and README document: one dump, one month
+    one_dump = datasets.load_dataset(
+        str(result.out), data_files=dump_files("2022_02_01"), split="train", cache_dir=cache
+    )
+    assert one_dump["title"] == ["Paper of 2022-02-01"]
+    january = papers["train"].filter(lambda p: p["source_file"].startswith("2022-01"))
+    assert january.num_rows == 31
+    repeated = january.filter(lambda p: p["also_in"])["also_in"]
+    assert repeated == [[f"2022-01-{d:02d}.txt"] for d in range(2, 32, 2)] + [["2022-02-01.txt"]]
+
+
+def test_a_dumps_name_round_trips_through_its_shard_paths_and_names_no_config() -> None:
+    assert dump_of(shard_path(split_name("2024-03-12 copy.txt"), 0, 2)) == "2024_03_12_copy"
+    assert dump_files("2024_03_12") == "data/2024_03_12-*.parquet"
+    assert not is_valid_split("all") and not is_valid_split("Default") and is_valid_split("train")
