@@ -83,7 +83,7 @@ def test_build_format_github_writes_annotations_and_a_notice(tmp_path: Path) -> 
     assert all(line.startswith("::") for line in lines), lines
     assert lines[0].startswith(f"::warning file={dumps}/b.txt,line=1,title=near-duplicate::close to")
     assert lines[-1].startswith("::notice::2 dumps, 2 papers read = 2 kept + 0 duplicates removed")
-    assert "wrote 2 rows in 2 splits" in lines[-1] and len(lines) == 2
+    assert "wrote 2 rows (a 1, b 1)" in lines[-1] and len(lines) == 2
 
 
 @pytest.mark.parametrize("command", ["validate", "build"])
