@@ -223,8 +223,47 @@ def _redact_log_records() -> None:
     logging.setLogRecordFactory(_redacted_record)
 
 
+def _flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """-v/-q, wherever given (before or after the command), into the meta every context shares."""
+    if value:
+        ctx.meta[param.name or ""] = True
+        if param.name == "verbose":
+            logging.getLogger().setLevel(logging.INFO)
+
+
+def _common_options() -> list[click.Option]:
+    """-v/--verbose and -q/--quiet, accepted by the group and by every command."""
+    return [
+        click.Option(
+            ["-v", "--verbose"],
+            is_flag=True,
+            expose_value=False,
+            callback=_flag,
+            help="Log each stage with its time; show tracebacks.",
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            expose_value=False,
+            callback=_flag,
+            help="No progress bars (they only show on a terminal).",
+        ),
+    ]
+
+
+def _progress(ctx: click.Context) -> bool:
+    """Progress bars: on a terminal, unless -q was given."""
+    return not ctx.meta.get("quiet") and sys.stderr.isatty()
+
+
 class _Commands(click.Group):
-    """The one place that turns a stop or an unexpected exception into one line and an exit code."""
+    """The one place that turns a stop or an unexpected exception into one line and an exit code, and
+    that gives every command -v/--verbose and -q/--quiet (unless it has its own)."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        taken = {opt for param in cmd.params for opt in param.opts}
+        cmd.params.extend(o for o in _common_options() if not taken & set(o.opts))
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -242,13 +281,13 @@ class _Commands(click.Group):
             _echo(f"Interrupted ({name}): {done}.", err=True)
             ctx.exit(128 + e.signum)
         except OSError as e:  # a full disk, a network failure, ... at a place not named yet: not a bug
-            if ctx.params.get("verbose"):
+            if ctx.meta.get("verbose"):
                 _echo(traceback.format_exc(), err=True)
             where = f"{e.filename}: " if getattr(e, "filename", None) else ""
             _echo(f"Error: {where}{e.strerror or e}.", err=True)
             ctx.exit(1)
         except Exception as e:
-            if ctx.params.get("verbose"):
+            if ctx.meta.get("verbose"):
                 _echo(traceback.format_exc(), err=True)
             detail = " ".join(str(e).split()).rstrip(".") or "no message"
             _echo(
@@ -259,15 +298,25 @@ class _Commands(click.Group):
             ctx.exit(1)
 
 
-@click.group(cls=_Commands)
-@click.version_option(package_name=DISTRIBUTION)
-@click.option("-v", "--verbose", is_flag=True, help="Log what each stage does; show tracebacks.")
-def cli(verbose: bool) -> None:
-    """Build, check and publish the Daily Papers dataset from text dumps of the page."""
+def _logging(verbose: bool) -> None:
+    """Log lines on stderr, secrets hidden: INFO with -v (a command's own -v raises it later), else
+    WARNING."""
     _redact_log_records()
     handler = logging.StreamHandler()
     handler.setFormatter(_Redacting("%(levelname)s %(message)s"))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    logging.basicConfig(handlers=[handler])
+    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+@click.group(cls=_Commands, params=_common_options())
+@click.version_option(package_name=DISTRIBUTION)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Build, check and publish the Daily Papers dataset from text dumps of the page.
+
+    -v/--verbose and -q/--quiet go before or after the command.
+    """
+    _logging(bool(ctx.meta.get("verbose")))
 
 
 @cli.command("build")
@@ -302,18 +351,18 @@ def cli(verbose: bool) -> None:
     callback=_repo_id,
     help=f"Hub id shown in the card's snippets. Default: repo-id of the settings, or {DEFAULT_REPO_ID}.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
 @_ON_CONFLICT
 @_NEAR_DUPLICATES
 @_FORMAT
+@click.pass_context
 def build_command(
+    ctx: click.Context,
     inputs: tuple[Path, ...],
     out: Path | None,
     max_shard_bytes: int,
     batch_size: int,
     workers: int | None,
     repo_id: str | None,
-    quiet: bool,
     on_conflict: str | None,
     near_duplicates: str | None,
     fmt: str,
@@ -328,17 +377,17 @@ def build_command(
             batch_size=batch_size,
             workers=workers,
             repo_id=settings.repo_id or DEFAULT_REPO_ID,
-            progress=not quiet and sys.stderr.isatty(),
+            progress=_progress(ctx),
             settings=settings,
             on_conflict=settings.on_conflict,
             near_duplicates=settings.near_duplicates,
         )
     if fmt == "json":  # the report on stdout for tools, the summary for people on stderr
         _emit(result.report, fmt)
-    else:
-        for note in [*result.report.warnings(), *result.report.notes()]:
-            _echo(note)
-    _echo(result.summary(), err=fmt == "json")
+        _echo(result.summary(), err=True)
+    else:  # warnings and notes, then the summary: one line as a github ::notice::
+        summary = result.summary(width=sys.maxsize if fmt == "github" else 100)
+        _echo(result.report.render(fmt, summary=summary))
 
 
 @cli.command("validate")
@@ -367,7 +416,7 @@ def validate_command(
         if dist is not None:
             from dataset_builder.verify import verify_dist
 
-            report = verify_dist(dist, sys.stderr.isatty())
+            report = verify_dist(dist, _progress(click.get_current_context()))
         else:
             report = validate_dumps(
                 inputs, on_conflict=settings.on_conflict, near_duplicates=settings.near_duplicates
@@ -395,10 +444,11 @@ def validate_command(
 @click.option("--create-pr", is_flag=True, help="Open a pull request instead of committing to the branch.")
 @click.option("--message", help="Commit message. Default: a count of added, updated and deleted files.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the papers it changes; send nothing.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
 @_TIMEOUT
 @_FORMAT
+@click.pass_context
 def publish_command(
+    ctx: click.Context,
     dist: Path | None,
     repo_id: str | None,
     tag: str | None,
@@ -409,7 +459,6 @@ def publish_command(
     create_pr: bool,
     message: str | None,
     dry_run: bool,
-    quiet: bool,
     timeout: float,
     fmt: str,
 ) -> None:
@@ -432,7 +481,7 @@ def publish_command(
         raise click.UsageError(f"give --repo-id ORG/NAME or set repo-id in {SETTINGS_FILE}")
     if tag is not None and create_pr:
         raise click.UsageError("--tag names a published commit: tag after the pull request is merged")
-    progress = not quiet and sys.stderr.isatty()
+    progress = _progress(ctx)
     if not progress:
         disable_progress_bars()
     with _library_errors(fmt):
@@ -441,9 +490,12 @@ def publish_command(
     sources = None
     if dist is None:
         with _library_errors(fmt, "Release refused: the dumps do not build; nothing was published."):
-            dist, sources, rebuilt = prepare(settings, progress=progress)
+            dist, sources, rebuilt, built = prepare(settings, progress=progress)
         if rebuilt:
             click.echo(f"Built {dist} first: {rebuilt}.", err=True)
+        if built is not None and fmt != "json":  # what the build warns about, before the plan
+            for line in [*built.report.warnings(), *built.report.notes()]:
+                _echo(line, err=True)
     with _library_errors(fmt, f"Publish refused: {dist} does not pass `validate --dist`."):
         result = publish(
             dist,
@@ -480,15 +532,15 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date 
     help="Folder of dumps to write YYYY-MM-DD.jsonl into. Default: input of the settings, or dumps.",
 )
 @click.option("--refresh", is_flag=True, help="Fetch days already fetched again; replace changed ones.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
 @_TIMEOUT
+@click.pass_context
 def fetch_command(
+    ctx: click.Context,
     day: date | None,
     since: date | None,
     until: date | None,
     out: Path | None,
     refresh: bool,
-    quiet: bool,
     timeout: float,
 ) -> None:
     """Fetch the Hub's Daily Papers listing: one dump per day with papers, each line one paper as the
@@ -512,7 +564,7 @@ def fetch_command(
             out or _settings().input,
             refresh=refresh,
             retries=Retries(timeout=timeout),
-            progress=not quiet and sys.stderr.isatty(),
+            progress=_progress(ctx),
         )
     _echo(result.summary())
 

@@ -13,6 +13,7 @@ appeared, and every revision is reported with where each version came from: noth
 
 from __future__ import annotations
 
+import time
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import pyarrow as pa
 
 from dataset_builder.keys import paper_id
 from dataset_builder.records import Duplicate, NearDuplicate, Place, Problem, Revision
+from dataset_builder.timing import log_since, timed
 
 ConflictPolicy = Literal["error", "first", "last"]
 CONFLICT_POLICIES: tuple[str, ...] = get_args(ConflictPolicy)
@@ -126,6 +128,7 @@ def plan(
     near_duplicates: NearDuplicatePolicy = "warn",
 ) -> Plan:
     """Decide, for all dumps at once, which papers stay and where each repeat came from."""
+    start = time.perf_counter()
     if not files or not any(f.titles for f in files):
         empty = [FilePlan(f.name, np.zeros(len(f.titles), dtype=bool), {}) for f in files]
         return Plan(empty, [], [])
@@ -212,8 +215,10 @@ def plan(
         source_file = int(file_of[source])
         position = (source_file, source - int(offsets[source_file]))
         plans[here_file].enrich_from[index - int(offsets[here_file])] = position
+    log_since("dedup", start)
     if near_duplicates != "off":
-        _near(files, keep, titles, file_of, offsets, near_duplicates == "remove", place, result)
+        with timed("near-duplicates"):
+            _near(files, keep, titles, file_of, offsets, near_duplicates == "remove", place, result)
     with_id = keep & ((arxiv != 0) | (enrich >= 0))
     for i, file_plan in enumerate(plans):
         file_plan.with_arxiv_id = int(with_id[offsets[i] : offsets[i + 1]].sum())

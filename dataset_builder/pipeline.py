@@ -42,6 +42,7 @@ from dataset_builder.schema import load_in_background, paper_schema
 from dataset_builder.settings import Settings
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES, Shard
 from dataset_builder.staging import check_replaceable, staging_folder, swap, target_of
+from dataset_builder.timing import timed
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +72,10 @@ class BuildResult:
         rows = ", ".join(f"{name} {sum(s.rows for s in shards):,}" for name, shards in self.splits.items())
         empty = [f.name for f in report.files if f.split is None]
         skipped = f" Nothing from {', '.join(empty)}: all its papers were duplicates." if empty else ""
-        revised = report.total("revisions")
-        merged = f"; merged {counted(revised, 'revision')} of {counted(len(report.revisions), 'paper')}"
-        merged = merged if revised else ""
-        if report.near_duplicates:
-            merged += f"; found {counted(len(report.near_duplicates), 'near-duplicate')}"
+        near = report.near_duplicates
+        found = f"; found {counted(len(near), 'near-duplicate')}" if near else ""
         text = (
-            f"Read {counted(report.total('read'), 'paper')} from {counted(len(report.files), 'dump')}; "
-            f"removed {counted(report.total('duplicates'), 'duplicate')}{merged}; wrote "
+            f"{counted(len(report.files), 'dump')}, {report.accounting()}{found}; wrote "
             f"{counted(report.total('kept'), 'row')} ({rows}) to "
             f"{self.out} ({size / 1e6:.1f} MB).{skipped}"
         )
@@ -185,24 +182,25 @@ def build(
             ]
             names = [job[1] for job in jobs]
             rows = [job[2].kept for job in jobs]
-            written = run_jobs(write_split, jobs, names, rows, pool, "writing", progress)
+            with timed("write"):
+                written = run_jobs(write_split, jobs, names, rows, pool, "writing", progress)
         result.splits = {job[1]: shards for job, shards in zip(jobs, written, strict=True)}
         shutil.rmtree(spills)
         report = scan.report
-        card = render_card(
-            report.files,
-            result.splits,
-            repo_id or DEFAULT_REPO_ID,
-            settings,
-            revisions=report.revisions,
-            near_duplicates=report.near_duplicates,
-            titles=_titles(staging, result.splits, {r.paper_id for r in report.revisions}),
-            near_policy=near_duplicates,
-            policies={"on_conflict": on_conflict, "near_duplicates": near_duplicates},
-        )
-        (staging / CARD).write_text(card, encoding="utf-8")
+        with timed("card"):
+            card = render_card(
+                report.files,
+                result.splits,
+                repo_id or DEFAULT_REPO_ID,
+                settings,
+                revisions=report.revisions,
+                near_duplicates=report.near_duplicates,
+                titles=_titles(staging, result.splits, {r.paper_id for r in report.revisions}),
+                near_policy=near_duplicates,
+                policies={"on_conflict": on_conflict, "near_duplicates": near_duplicates},
+            )
+            (staging / CARD).write_text(card, encoding="utf-8")
         swap(staging, target)
-    log.info(result.summary())
     return result
 
 
@@ -285,7 +283,10 @@ def _scan(
         (path, spills / _spill_name(i) if spills else None, batch_size, near) for i, path in enumerate(paths)
     ]
     names = [path.name for path in paths]
-    scans = run_jobs(scan_file, jobs, names, [p.stat().st_size for p in paths], pool, "checking", progress)
+    with timed("first pass (read, parse, validate)"):
+        scans = run_jobs(
+            scan_file, jobs, names, [p.stat().st_size for p in paths], pool, "checking", progress
+        )
     report = Report()
     for scan in scans:
         report.files.append(scan.summary)

@@ -174,14 +174,22 @@ class Report:
             ],
         }
 
+    def accounting(self) -> str:
+        """`647 papers read = 599 kept + 46 duplicates removed + 0 revisions merged + 2 rejected`: every
+        term shown, so the line adds up."""
+        of = f" (of {counted(len(self.revisions), 'paper')})" if self.revisions else ""
+        return (
+            f"{counted(self.total('read'), 'paper')} read = {self.total('kept'):,} kept + "
+            f"{counted(self.total('duplicates'), 'duplicate')} removed + "
+            f"{counted(self.total('revisions'), 'revision')} merged{of} + {self.total('rejected'):,} rejected"
+        )
+
     def summary(self) -> str:
-        """One line for a validate run, one paragraph's worth of counts."""
-        revisions = f"{counted(self.total('revisions'), 'revision')} merged, " if self.revisions else ""
+        """One line for a validate run: the files, the accounting, near-duplicates and problems."""
         near = f"{counted(len(self.near_duplicates), 'near-duplicate')}, " if self.near_duplicates else ""
         return (
-            f"{counted(len(self.files), 'file')}, {counted(self.total('read'), 'paper')} read, "
-            f"{self.total('kept'):,} kept, {counted(self.total('duplicates'), 'duplicate')} removed, "
-            f"{revisions}{near}{counted(self.problem_count, 'problem')}"
+            f"{counted(len(self.files), 'file')}, {self.accounting()}; "
+            f"{near}{counted(self.problem_count, 'problem')}"
         )
 
     def notes(self) -> list[str]:
@@ -204,8 +212,10 @@ class Report:
         """Lines for what may be wrong but does not stop a build: near-duplicate pairs."""
         return [_near_note(n) for n in self.near_duplicates]
 
-    def render(self, fmt: str) -> str:
-        """The report as `text` (FILE:LINE: [rule] message), `json`, or `github` workflow commands."""
+    def render(self, fmt: str, summary: str | None = None) -> str:
+        """The report as `text` (FILE:LINE: [rule] message), `json`, or `github` workflow commands,
+        ending with `summary` (default: the validate summary) in text and github."""
+        summary = summary or self.summary()
         if fmt == "json":
             return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
         if fmt == "github":
@@ -217,10 +227,10 @@ class Report:
             lines += [_github_near(n) for n in self.near_duplicates]
             lines += [_github_duplicate(*d) for d in self._removed()]
             lines += [_github_revision(r) for r in self.revisions]
-            lines.append(("::error::" if self.problems else "::notice::") + self.summary())
+            lines.append(("::error::" if self.problems else "::notice::") + _escape(summary))
             return "\n".join(lines)
         omitted = [f"{file}: {_omitted(rule, n)}" for (file, rule), n in self.omitted.items()]
-        lines = [*(str(p) for p in self.problems), *omitted, *self.warnings(), *self.notes(), self.summary()]
+        lines = [*(str(p) for p in self.problems), *omitted, *self.warnings(), *self.notes(), summary]
         return "\n".join(lines)
 
 

@@ -6,18 +6,26 @@ requests), discussions (pull requests only), tree, paths-info and resolve (with 
 revision like a branch. Repositories live under a folder: blobs by sha256, and each repository's refs and
 commits as JSON. Every commit is a full snapshot, applied whole or not at all, like the Hub's.
 
-The client must use plain LFS rather than Xet (HF_HUB_DISABLE_XET=1): this stand-in does not speak Xet.
-Standard library only; tests start it on 127.0.0.1 and point HF_ENDPOINT at it.
+The client must use plain LFS rather than Xet (HF_HUB_DISABLE_XET=1): this stand-in does not speak Xet,
+and answers the Xet token routes with an error, as a server without Xet would.
+Standard library only; tests start it on 127.0.0.1 and point HF_ENDPOINT at it. By hand:
+
+    python -m tests.hub_server --port 8080 [--root FOLDER] [--token hf_local]
+
+prints the endpoint and the environment variables to set, and serves until Ctrl-C.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import fnmatch
 import hashlib
 import json
 import re
+import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,7 +94,7 @@ class Repo:
 class HubServer:
     """Start with `with HubServer(root) as hub:`; `hub.url` is the value for HF_ENDPOINT."""
 
-    def __init__(self, root: Path, require_token: str | None = None) -> None:
+    def __init__(self, root: Path, require_token: str | None = None, port: int = 0) -> None:
         self.root = root
         self.require_token = require_token
         self.requests: list[tuple[str, str]] = []
@@ -99,7 +107,7 @@ class HubServer:
         self._stopping = threading.Event()
         self.stalled = threading.Event()  # set when a request starts stalling
         (root / "blobs").mkdir(parents=True, exist_ok=True)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -613,6 +621,8 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 return self._json(200, hub.validate_yaml(json.loads(body)))
             if method == "POST" and path == "/api/repos/create":
                 return self._json(200, hub.create_repo(json.loads(body)))
+            if re.fullmatch(rf"/api/{_REPO}/xet-(?:read|write)-token(?:/.*)?", path):
+                raise HubError(501, "this server does not speak Xet: set HF_HUB_DISABLE_XET=1")
             if m := re.fullmatch(rf"/api/{_REPO}(?:/revision/{_REV})?", path):
                 return self._json(200, hub.info(m["type"], m["repo"], m["rev"] or "main"))
             if method == "POST" and (m := re.fullmatch(rf"/api/{_REPO}/preupload/{_REV}", path)):
@@ -703,3 +713,25 @@ def _form_or_json(content_type: str, body: bytes) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(body)
         return loaded
     return {key: values for key, values in parse_qs(body.decode()).items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve a stand-in Hub by hand until Ctrl-C; print the endpoint and the environment to set."""
+    parser = argparse.ArgumentParser(prog="python -m tests.hub_server", description=main.__doc__)
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    parser.add_argument("--root", type=Path, help="folder for the repositories (default: a new temp one)")
+    parser.add_argument("--token", help="token that write requests must carry (default: any)")
+    args = parser.parse_args(argv)
+    root = args.root or Path(tempfile.mkdtemp(prefix="hub-stand-in-"))
+    with HubServer(root, require_token=args.token, port=args.port) as hub:
+        print(f"Stand-in Hub at {hub.url}, repositories in {root}. Set:", flush=True)
+        print(f"  export HF_ENDPOINT={hub.url} HF_TOKEN={args.token or 'hf_local'} HF_HUB_DISABLE_XET=1")
+        print("Ctrl-C stops it.", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("Stopped.", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

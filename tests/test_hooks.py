@@ -23,8 +23,10 @@ def hook() -> dict[str, object]:
 
 def test_hook_matches_dump_files_only() -> None:
     pattern = re.compile(str(hook()["files"]))
-    assert pattern.search("dumps/005_abc.txt")
-    assert not pattern.search("tests/corpus/empty.txt") and not pattern.search("dumps/notes.md")
+    for path in ("dumps/005_abc.txt", "dumps/OLD.TXT", "dumps/2026-03-12.jsonl"):
+        assert pattern.search(path), path
+    for path in ("tests/corpus/empty.txt", "dumps/notes.md", "dumps/a.jsonl.bak", "data/2026-03-12.jsonl"):
+        assert not pattern.search(path), path
 
 
 def hook_repository(tmp_path: Path) -> tuple[Path, str]:

@@ -13,13 +13,15 @@ because it may split a large upload into several commits.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import httpx2
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants, get_token
 from huggingface_hub.errors import (
     HfHubHTTPError,
     OfflineModeIsEnabled,
@@ -45,6 +47,7 @@ from dataset_builder.hub.remote import hashes, open_pr_with, remote_card, remote
 from dataset_builder.layout import CARD, SHARD_DIR
 from dataset_builder.records import hide_passwords
 from dataset_builder.settings import check_repo_id
+from dataset_builder.timing import log_since, timed
 from dataset_builder.verify import verify_dist
 
 Action = Literal["add", "update", "delete"]
@@ -171,6 +174,7 @@ def publish(
     token = token or get_token()
     if token is None and not dry_run:
         raise PublishError(NO_TOKEN)
+    started = time.perf_counter()
     report = verify_dist(dist, progress=progress)
     if not report.ok:
         raise InvalidInput(report)
@@ -212,6 +216,7 @@ def publish(
         local = {CARD: hashlib.sha256(card).hexdigest()} | shards
         result.plan, result.unchanged = _plan(dist, local, ours, remote.sizes, {CARD: card})
         result.refused = removal_refusal(result.changes, allow_removals)
+        log_since("plan", started)
         if dry_run:
             return result
         if not result.plan:
@@ -240,36 +245,46 @@ def publish(
             else CommitOperationAdd(f.path, card if f.path == CARD else dist / f.path)
             for f in result.plan
         ]
-        try:
-            commit = api.create_commit(
-                repo_id,
-                operations,
-                commit_message=message or _default_message(result.plan, tag),
-                commit_description="\n".join(result.changes.lines()),
-                repo_type="dataset",
-                revision=branch,
-                create_pr=create_pr,
-                parent_commit=parent,
+        with timed("upload"):  # the large files (LFS, or Xet when hf_xet is installed)
+            additions = [op for op in operations if isinstance(op, CommitOperationAdd)]
+            api.preupload_lfs_files(
+                repo_id, additions, repo_type="dataset", revision=branch, create_pr=create_pr
             )
-            result.commit, result.commit_url, result.pr_url = commit.oid, commit.commit_url, commit.pr_url
-        except (httpx2.HTTPError, HfHubHTTPError) as e:
-            status = (
-                e.response.status_code if isinstance(e, HfHubHTTPError) and e.response is not None else None
-            )
-            if create_pr or (status is not None and status < 500):
-                raise
-            wanted = _wanted(local, result.plan, card) | {
-                f.path: set() for f in result.plan if f.action == "delete"
-            }
-            applied = _applied(api, repo_id, branch, parent, wanted)  # the answer was lost: read back
-            if applied is None:
-                raise
-            result.commit, result.recovered = applied, True
-            result.commit_url = f"{api.endpoint}/datasets/{repo_id}/commit/{applied}"
+        with timed("commit"):
+            try:
+                commit = api.create_commit(
+                    repo_id,
+                    operations,
+                    commit_message=message or _default_message(result.plan, tag),
+                    commit_description="\n".join(result.changes.lines()),
+                    repo_type="dataset",
+                    revision=branch,
+                    create_pr=create_pr,
+                    parent_commit=parent,
+                )
+                result.commit, result.commit_url, result.pr_url = commit.oid, commit.commit_url, commit.pr_url
+            except (httpx2.HTTPError, HfHubHTTPError) as e:
+                status = (
+                    e.response.status_code
+                    if isinstance(e, HfHubHTTPError) and e.response is not None
+                    else None
+                )
+                if create_pr or (status is not None and status < 500):
+                    raise
+                wanted = _wanted(local, result.plan, card) | {
+                    f.path: set() for f in result.plan if f.action == "delete"
+                }
+                applied = _applied(api, repo_id, branch, parent, wanted)  # the answer was lost: read back
+                if applied is None:
+                    raise
+                result.commit, result.recovered = applied, True
+                result.commit_url = f"{api.endpoint}/datasets/{repo_id}/commit/{applied}"
     except GaveUp as e:
         raise PublishError(f"{e.describe(api.endpoint)}: try again later; nothing was published") from e
     except OfflineModeIsEnabled as e:
         raise PublishError(f"HF_HUB_OFFLINE is set ({e}): unset it to publish; nothing was published") from e
+    except ConnectionError as e:  # what hf_xet raises when its storage refuses or cannot be reached
+        raise PublishError(_upload_failed(e)) from e
     except HfHubHTTPError as e:
         raise PublishError(_explain(e, repo_id)) from e
     except httpx2.TimeoutException as e:
@@ -295,7 +310,8 @@ def publish(
 def _tag(api: HfApi, repo_id: str, tag: str, commit: str, shown: str | None) -> None:
     """Tag `commit`; PublishError saying how to tag it by hand when that fails."""
     try:
-        api.create_tag(repo_id, repo_type="dataset", tag=tag, revision=commit)
+        with timed("tag"):
+            api.create_tag(repo_id, repo_type="dataset", tag=tag, revision=commit)
     except (GaveUp, HfHubHTTPError, httpx2.HTTPError) as e:
         raise PublishError(
             f"published {shown} but could not tag it {tag} ({e}); tag that commit with "
@@ -417,6 +433,19 @@ def _default_message(plan: list[PlannedFile], tag: str | None = None) -> str:
     counts = {action: sum(1 for f in plan if f.action == action) for action in ("add", "update", "delete")}
     done = ", ".join(f"{n} {action}" for action, n in counts.items() if n)
     return f"Publish dataset build{f' {tag}' if tag else ''} ({done})"
+
+
+def _upload_failed(error: ConnectionError) -> str:
+    """A failed upload of the large files: what failed, that nothing landed, and the fix for a server
+    without Xet (huggingface_hub uploads through Xet whenever hf_xet is installed)."""
+    detail = hide_passwords(" ".join(str(error).split()))
+    text = f"could not upload the files ({detail}); nothing landed: no commit was made"
+    if not constants.HF_HUB_DISABLE_XET and importlib.util.find_spec("hf_xet") is not None:
+        text += (
+            ". The upload went through Xet (hf_xet is installed): a Hub server without Xet, such as a "
+            "local or self-hosted one, needs HF_HUB_DISABLE_XET=1"
+        )
+    return text
 
 
 def _explain(error: HfHubHTTPError, repo_id: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import jinja2
 from huggingface_hub import DatasetCard
@@ -29,7 +29,7 @@ from dataset_builder.layout import (
     PROVENANCE_KEY,
     dump_files,
 )
-from dataset_builder.pipeline import build, find_dumps
+from dataset_builder.pipeline import BuildResult, build, find_dumps
 from dataset_builder.read import sha256_of
 from dataset_builder.resources import resource
 from dataset_builder.settings import Settings
@@ -184,15 +184,26 @@ def stale(dist: Path, dumps: Sequence[Path], settings: Settings | None = None) -
     return None
 
 
-def prepare(settings: Settings, progress: bool = False) -> tuple[Path, list[Path], str | None]:
+class Prepared(NamedTuple):
+    """The project's build, ready to publish: `rebuilt` says why it was rebuilt (None if it was not),
+    `build` is that build's result (its report holds the near-duplicate and revision warnings)."""
+
+    dist: Path
+    dumps: list[Path]
+    rebuilt: str | None
+    build: BuildResult | None
+
+
+def prepare(settings: Settings, progress: bool = False) -> Prepared:
     """The project's build, rebuilt first when missing or out of date with its dumps and settings.
 
-    Returns (dist, dumps, why it was rebuilt or None). Raises PublishError if even the fresh build does
-    not match the dumps (they changed while it ran): nothing stale is ever published."""
+    Raises PublishError if even the fresh build does not match the dumps (they changed while it ran):
+    nothing stale is ever published."""
     dumps = find_dumps([settings.input])
     reason = stale(settings.out, dumps, settings)
+    result = None
     if reason is not None:
-        build(
+        result = build(
             [settings.input],
             settings.out,
             repo_id=settings.repo_id or DEFAULT_REPO_ID,
@@ -203,4 +214,4 @@ def prepare(settings: Settings, progress: bool = False) -> tuple[Path, list[Path
         )
         if (again := stale(settings.out, dumps)) is not None:
             raise PublishError(f"{again}: the dumps changed during the build; run publish again")
-    return settings.out, dumps, reason
+    return Prepared(settings.out, dumps, reason, result)
