@@ -95,9 +95,9 @@ def load_in_background() -> None:
 
 
 def _try_loading() -> None:
-    """Build the checks and run them once on no rows: pandera imports its backends on first use."""
+    """Build the checks in the background; an error is raised again by `check`'s own attempt."""
     try:
-        _pandera_schema().validate(paper_schema().arrow.empty_table(), lazy=True)
+        _pandera_schema()
     except Exception:  # `check` calls _pandera_schema again and raises it there
         return
 
@@ -109,7 +109,11 @@ def _pandera_schema() -> Any:
 
 @functools.cache
 def _build_pandera_schema() -> Any:
-    return pandera_schema_of(paper_schema())
+    """The checks, run once on no rows before any thread gets them: pandera imports its backends on
+    first use, and two threads doing that at once can see a half-imported module."""
+    checks = pandera_schema_of(paper_schema())
+    checks.validate(paper_schema().arrow.empty_table(), lazy=True)
+    return checks
 
 
 def pandera_schema_of(schema: PaperSchema) -> Any:

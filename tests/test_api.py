@@ -13,6 +13,8 @@ import dataset_builder
 DOCUMENTED = {
     "BuildResult": ("dataset_builder.pipeline", "class"),
     "DatasetError": ("dataset_builder.errors", "class"),
+    "FetchError": ("dataset_builder.errors", "class"),
+    "FetchResult": ("dataset_builder.hub.fetch", "class"),
     "InvalidInput": ("dataset_builder.errors", "class"),
     "Paper": ("dataset_builder.records", "class"),
     "Problem": ("dataset_builder.records", "class"),
@@ -20,6 +22,7 @@ DOCUMENTED = {
     "PublishResult": ("dataset_builder.hub.publish", "class"),
     "Report": ("dataset_builder.report", "class"),
     "build": ("dataset_builder.pipeline", "function"),
+    "fetch_days": ("dataset_builder.hub.fetch", "function"),
     "find_dumps": ("dataset_builder.pipeline", "function"),
     "publish": ("dataset_builder.hub.publish", "function"),
     "validate_dumps": ("dataset_builder.pipeline", "function"),
