@@ -63,8 +63,10 @@ def test_daily_dumps_load_as_one_train_split_and_by_dump_or_month(
         str(result.out), data_files=dump_files("2022_02_01"), split="train", cache_dir=cache
     )
     assert one_dump["title"] == ["Paper of 2022-02-01"]
-    january = papers["train"].filter(lambda p: p["source_file"].startswith("2022-01"))
+    january = papers["train"].filter(lambda p: str(p["listed_on"]).startswith("2022-01"))
     assert january.num_rows == 31
+    one_day = papers["train"].filter(lambda p: str(p["listed_on"]) == "2022-01-31")
+    assert one_day["title"] == ["Paper of 2022-01-31"]
     repeated = january.filter(lambda p: p["also_in"])["also_in"]
     assert repeated == [[f"2022-01-{d:02d}.txt"] for d in range(2, 32, 2)] + [["2022-02-01.txt"]]
 
