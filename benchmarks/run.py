@@ -194,7 +194,7 @@ def _without_background_import(dumps: Path, out: Path) -> int:
     """`build` importing pandera when the first batch is checked, as before the background import."""
     from dataset_builder import pipeline
 
-    pipeline.load_in_background = lambda: None  # type: ignore[assignment]
+    pipeline.load_in_background = lambda: None
     return _build(dumps, out, workers=None)
 
 
@@ -218,7 +218,7 @@ def _with_polars_checks(dumps: Path, out: Path) -> int:
         return []
 
     passes.check = check  # type: ignore[assignment]
-    pipeline.load_in_background = lambda: None  # type: ignore[assignment]
+    pipeline.load_in_background = lambda: None
     return _build(dumps, out, workers=None)
 
 

@@ -277,16 +277,20 @@ def _scan(
     policy: _Policy,
 ) -> _Scan:
     """First pass: read, parse and validate every dump, then plan deduplication across all of them."""
-    load_in_background()  # pandera's import overlaps the first reads
+    loader = load_in_background()  # pandera's import overlaps the first reads
     near = policy.near_duplicates != "off"
     jobs = [
         (path, spills / _spill_name(i) if spills else None, batch_size, near) for i, path in enumerate(paths)
     ]
     names = [path.name for path in paths]
-    with timed("first pass (read, parse, validate)"):
-        scans = run_jobs(
-            scan_file, jobs, names, [p.stat().st_size for p in paths], pool, "checking", progress
-        )
+    try:
+        with timed("first pass (read, parse, validate)"):
+            scans = run_jobs(
+                scan_file, jobs, names, [p.stat().st_size for p in paths], pool, "checking", progress
+            )
+    finally:
+        if loader is not None:
+            loader.join()
     report = Report()
     for scan in scans:
         report.files.append(scan.summary)

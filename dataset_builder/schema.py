@@ -52,7 +52,9 @@ CHECK_RULES = {
 
 
 _LENGTH = re.compile(r"str_length\((\w+), (\w+)\)")
-_LOCK = threading.Lock()
+# Every import of pandera here happens under it: two threads importing pandera's modules at once can see
+# one of them half-imported (an AttributeError inside pandera), and that breaks the process for good.
+_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -86,12 +88,16 @@ def schema_of(spec: dict[str, Any]) -> PaperSchema:
     return PaperSchema(str(spec["version"]), pa.schema(fields), descriptions, spec)
 
 
-def load_in_background() -> None:
+def load_in_background() -> threading.Thread | None:
     """Start importing pandera and building the checks in a thread, unless done: the import (about a
     second) then overlaps reading the first dumps, whose Arrow kernels and file reads release the GIL.
-    `check` waits for it; an error in the thread is raised again by `check`'s own attempt."""
-    if _build_pandera_schema.cache_info().currsize == 0:
-        threading.Thread(target=_try_loading, name="dataset-builder-schema").start()
+    `check` waits for it; an error in the thread is raised again by `check`'s own attempt. The caller
+    joins the thread it gets before it returns, so no thread outlives a library call."""
+    if _build_pandera_schema.cache_info().currsize:
+        return None
+    thread = threading.Thread(target=_try_loading, name="dataset-builder-schema")
+    thread.start()
+    return thread
 
 
 def _try_loading() -> None:
@@ -118,7 +124,8 @@ def _build_pandera_schema() -> Any:
 
 def pandera_schema_of(schema: PaperSchema) -> Any:
     """The `pandera.pyarrow.DataFrameSchema` of a schema: its Arrow types, nullability and checks."""
-    import pandera.pyarrow as pandera
+    with _LOCK:
+        import pandera.pyarrow as pandera
 
     columns = {}
     for name, column in schema.spec["columns"].items():

@@ -141,6 +141,8 @@ def test_the_arrow_schema_needs_no_pandera_import() -> None:
 
 
 def test_checks_loaded_in_the_background_are_the_ones_check_uses() -> None:
-    load_in_background()
+    loader = load_in_background()
+    if loader is not None:
+        loader.join()
     assert check(batch(title="ab"), "d.txt")[0].rule == "title-length"
     assert paper_schema().pandera is paper_schema().pandera
