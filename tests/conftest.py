@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import urllib.parse
@@ -135,3 +137,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_sessionfinish() -> None:
     """Remove the throwaway Hub and datasets caches, which hold copies of built shards."""
     shutil.rmtree(os.environ["HF_HOME"], ignore_errors=True)
+
+
+@contextlib.contextmanager
+def tmpfs_at(point: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `point` (root only; the test is skipped where mounting is refused)."""
+    point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", "-l", str(point)], check=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DUMPS, PYTHON, WriteDump, abstract, hub_env
+from conftest import DUMPS, PYTHON, WriteDump, abstract, hub_env, tmpfs_at
 from hub_server import HubServer
 
 from dataset_builder.cli import cli
@@ -42,17 +42,8 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, *ca
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A 256 KiB tmpfs at tmp_path/vol (root only; skipped where mounting is not allowed)."""
-    point = tmp_path / "vol"
-    point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(point)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with tmpfs_at(tmp_path / "vol", "256k") as point:
         yield point
-    finally:
-        subprocess.run(["umount", "-l", str(point)], check=True)
 
 
 def test_a_full_disk_is_named_not_called_a_bug(tmpfs: Path) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import DUMPS, PYTHON, ROOT
+from conftest import DUMPS, PYTHON, ROOT, tmpfs_at
 
 from dataset_builder import staging
 from dataset_builder.errors import DatasetError, InvalidInput
@@ -121,17 +121,8 @@ def test_files_written_into_out_during_a_build_are_kept_and_the_build_fails(
 @pytest.fixture
 def mount_point(tmp_path: Path) -> Iterator[Path]:
     """A small tmpfs mounted at tmp_path/dist (root only; skipped where mounting is not allowed)."""
-    point = tmp_path / "dist"
-    point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(point)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with tmpfs_at(tmp_path / "dist", "64m") as point:
         yield point
-    finally:
-        subprocess.run(["umount", "-l", str(point)], check=True)
 
 
 def test_out_on_a_mount_point_builds_and_rebuilds_inside_it(mount_point: Path, tmp_path: Path) -> None:
