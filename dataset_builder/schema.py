@@ -52,8 +52,10 @@ CHECK_RULES = {
 
 
 _LENGTH = re.compile(r"str_length\((\w+), (\w+)\)")
-# Every import of pandera here happens under it: two threads importing pandera's modules at once can see
-# one of them half-imported (an AttributeError inside pandera), and that breaks the process for good.
+# Every import of pandera here, and every validation, happens under it: two threads importing pandera's
+# modules at once can see one of them half-imported (an AttributeError inside pandera). pandera 0.35 tries
+# `from pandera.engines import pyspark_engine` for every column of every validation, and without pyspark
+# that import fails and starts again each time: two validations at once then fail one in a few dozen.
 _LOCK = threading.RLock()
 
 
@@ -158,7 +160,8 @@ def check(table: pa.Table, file: str, first_row: int | None = None) -> list[Prob
     import pandera.errors
 
     try:
-        schema.validate(table, lazy=True)
+        with _LOCK:  # pandera imports an optional backend in every validate (see _LOCK)
+            schema.validate(table, lazy=True)
     except pandera.errors.SchemaErrors as errors:
         return _problems(table, errors.failure_cases, file, first_row)
     return []

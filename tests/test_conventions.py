@@ -94,6 +94,7 @@ def test_every_summary_adds_up(command: str, tmp_path: Path) -> None:
         shutil.copy(ROOT / "tests" / "corpus" / "orphan_title.txt", dumps / "zz.txt")
     out = ["--out", str(tmp_path / "o")] if command == "build" else []
     result = CliRunner().invoke(cli, [command, str(dumps), *out, "--format", "json"])
+    assert result.stdout, (result.exit_code, result.output, result.exc_info)
     counts = json.loads(result.stdout)["counts"]
     text = CliRunner().invoke(cli, [command, str(dumps), *out]).output
     assert "Error" not in text and "problem" not in text.replace("1 problem", ""), text
