@@ -48,7 +48,8 @@ class FileKeys:
     lines: array[int] = field(default_factory=lambda: array("q"))
     arxiv: array[int] = field(default_factory=lambda: array("Q"))  # keys.arxiv_hashes: 0 for none
     # Per batch: title texts (to name a retitled paper's titles, and for near-duplicates) and, for
-    # near-duplicates, abstract signatures (neardup.signatures).
+    # near-duplicates, abstract signatures (neardup.signatures; `plan` empties the list once it has
+    # copied them, to hold them once).
     title_texts: list[pa.Array] = field(default_factory=list)
     signatures: list[npt.NDArray[np.uint32]] = field(default_factory=list)
 
@@ -127,7 +128,8 @@ def plan(
     on_conflict: ConflictPolicy = "error",
     near_duplicates: NearDuplicatePolicy = "warn",
 ) -> Plan:
-    """Decide, for all dumps at once, which papers stay and where each repeat came from."""
+    """Decide, for all dumps at once, which papers stay and where each repeat came from. Each file's
+    `signatures` are used up: the list is empty afterwards."""
     start = time.perf_counter()
     if not files or not any(f.titles for f in files):
         empty = [FilePlan(f.name, np.zeros(len(f.titles), dtype=bool), {}) for f in files]
@@ -296,12 +298,20 @@ def _near(
     if not any(f.signatures for f in files):
         return
     distinct = np.flatnonzero(keep)
-    # The distinct papers' rows only, batch by batch: no copy of every paper's signature first.
-    batches = [(s, t) for f in files for s, t in zip(f.signatures, f.title_texts, strict=True)]
-    masks = np.split(keep, np.cumsum([len(s) for s, _ in batches])[:-1])
-    signatures = np.concatenate([s[mask] for (s, _), mask in zip(batches, masks, strict=True)])
-    chosen = [t.filter(pa.array(mask)) for (_, t), mask in zip(batches, masks, strict=True)]
-    texts = pa.chunked_array(chosen, pa.string())
+    # The distinct papers' rows only, copied file by file into one array while each file's own
+    # signatures are let go: both at once were 256 MB more at the peak of 1M templated papers.
+    signatures = np.empty((len(distinct), neardup.SIGNATURE_SIZE), dtype=np.uint32)
+    chosen, filled, start = [], 0, 0
+    for f in files:
+        for batch, titles_of_batch in zip(f.signatures, f.title_texts, strict=True):
+            mask = keep[start : start + len(batch)]
+            rows = int(np.count_nonzero(mask))
+            signatures[filled : filled + rows] = batch[mask]
+            chosen.append(titles_of_batch.filter(pa.array(mask)))
+            filled, start = filled + rows, start + len(batch)
+        f.signatures.clear()
+    # One array: `take` from 1M titles in hundreds of chunks took 9 s at 1M templated papers.
+    texts = pa.chunked_array(chosen, pa.string()).combine_chunks()
     kept_as: dict[int, int] = {}  # a removed paper -> the kept paper it was folded into
     found = neardup.find_pairs(signatures, texts)
     result.near_skipped = found.skipped

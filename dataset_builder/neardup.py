@@ -30,7 +30,7 @@ import pyarrow as pa
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
-from dataset_builder.keys import title_key
+from dataset_builder.keys import key_hash, title_key
 
 SIGNATURE_SIZE = 32  # K: one-permutation bins a signature holds
 SHINGLE_WORDS = 3  # words per shingle (the mixing in `signatures` is written for three)
@@ -214,14 +214,14 @@ def _candidate_codes(signatures: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np
                 break
             earlier = rows[at]
             room = taken[earlier] < CANDIDATES  # each row once a step: the += below counts it once
-            earlier = earlier[room]
+            at, earlier = at[room], earlier[room]  # a full row stays full: no later step looks at it
             taken[earlier] += 1
             skipped -= len(earlier)
-            codes[filled : filled + len(earlier)] = earlier * n + rows[at[room] + step]
+            codes[filled : filled + len(earlier)] = earlier * n + rows[at + step]
             filled += len(earlier)
     found = codes[:filled]
     found.sort()
-    return found[_first_of_runs(found)], skipped
+    return _drop_repeats(found), skipped
 
 
 def find_pairs(signatures: npt.NDArray[np.uint32], titles: Sequence[str] | pa.Array) -> Found:
@@ -248,9 +248,9 @@ def scored_pairs(
     # Per row, once, when a close candidate first needs it: its title key as a number (equal keys are
     # exact dedup's case) and its form for the similarity. Candidates are scored _CHUNK at a time, start
     # to end: 16M of them (1M templated papers) held as pairs, scores and title inputs took over 1 GB.
-    key_of = np.full(n, -1, dtype=np.int64)
+    known = np.zeros(n, dtype=bool)
+    key_of = np.zeros(n, dtype=np.uint64)  # key_hash: no dict of 1M keys (150 MB at 1M papers)
     form_of = np.empty(n, dtype=object)
-    numbers: dict[str, int] = {}
     parts: list[tuple[npt.NDArray[np.int64], ...]] = []
     for start in range(0, len(codes), _CHUNK):
         part = codes[start : start + _CHUNK]
@@ -259,15 +259,16 @@ def scored_pairs(
         close = scores >= abstract_threshold
         earlier, later, scores = earlier[close], later[close], scores[close]
         rows = _distinct(np.concatenate([earlier, later]))
-        new = rows[key_of[rows] < 0]
+        new = rows[~known[rows]]
         if len(new):
             text = (
-                titles.take(pa.array(new)).to_pylist()
+                titles.take(pa.array(new))
                 if isinstance(titles, pa.Array | pa.ChunkedArray)
-                else [titles[row] for row in new.tolist()]
+                else pa.array([titles[row] for row in new.tolist()], pa.string())
             )
-            keys = [title_key(title) for title in text]
-            key_of[new] = [numbers.setdefault(key, len(numbers)) for key in keys]
+            keys = [title_key(title) for title in text.to_pylist()]
+            known[new] = True
+            key_of[new] = [key_hash(key) for key in keys]
             form_of[new] = [_title_form(key) for key in keys]
         differ = key_of[earlier] != key_of[later]
         earlier, later, scores = earlier[differ], later[differ], scores[differ]
@@ -312,10 +313,21 @@ def _title_form(key: str) -> str:
 def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """The sorted distinct values: `np.unique` by a plain sort (numpy 2.4's hashing unique took 4 s for
     3M candidate codes)."""
-    ordered = np.sort(values)
-    return ordered[_first_of_runs(ordered)]
+    return _drop_repeats(np.sort(values))
 
 
-def _first_of_runs(ordered: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """Where each run of equal values of a sorted array starts."""
-    return np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(ordered) else np.zeros(0, bool)
+def _drop_repeats(ordered: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The distinct values of a sorted array, moved to its front in place, _CHUNK values at a time (a
+    masked copy of 16M candidate codes was 128 MB more at the peak); returns a view of that front.
+    A value is written at or before its own place, so the value before each part is still there."""
+    kept = 0
+    for start in range(0, len(ordered), _CHUNK):
+        part = ordered[start : start + _CHUNK]
+        new = np.ones(len(part), dtype=bool)
+        new[1:] = part[1:] != part[:-1]
+        if start:
+            new[0] = part[0] != ordered[start - 1]
+        distinct = part[new]
+        ordered[kept : kept + len(distinct)] = distinct
+        kept += len(distinct)
+    return ordered[:kept]

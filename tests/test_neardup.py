@@ -173,3 +173,12 @@ def test_the_plan_carries_the_skipped_count() -> None:
     keys.add_near(neardup.signatures(abstracts))
     plan = dedup.plan([keys], near_duplicates="warn")
     assert plan.near_skipped == neardup.find_pairs(neardup.signatures(abstracts), titles).skipped > 0
+
+
+def test_distinct_values_match_numpy_unique_across_part_boundaries() -> None:
+    """Repeats are dropped in place, part by part: a run crossing a part boundary stays one value."""
+    rng = np.random.default_rng(0)
+    for size in (0, 1, 99_999, 100_000, 100_001, 250_000):
+        for high in (2, 50, 10**12):
+            values = rng.integers(0, high, size)
+            assert np.array_equal(neardup._distinct(values), np.unique(values)), (size, high)
