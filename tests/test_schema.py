@@ -17,6 +17,7 @@ from dataset_builder.records import RULES
 from dataset_builder.resources import resource
 from dataset_builder.schema import (
     SCHEMA_PATH,
+    all_rows_pass,
     check,
     load_in_background,
     pandera_schema_of,
@@ -168,3 +169,39 @@ def test_checks_run_in_several_threads_at_once() -> None:
     for thread in threads:
         thread.join()
     assert results == [["title-length"] * 7] * 4
+
+
+def pandera_passes(table: pa.Table) -> bool:
+    try:
+        paper_schema().pandera.validate(table, lazy=True)
+    except pandera.errors.SchemaErrors:
+        return False
+    return True
+
+
+def test_the_fast_verdict_agrees_with_pandera_on_every_check_at_its_bounds() -> None:
+    """`check` trusts `all_rows_pass` to skip pandera's validate: a True there must be pandera's pass.
+    Each check of the YAML at and beyond its bounds, nulls where allowed and where not, non-ASCII
+    lengths (characters, not bytes), and a failing row among passing ones."""
+    valid = batch()
+    cases: list[dict[str, object]] = [{}]
+    for column, low, high in (("title", 3, 300), ("abstract", 50, 10_000), ("source_file", 1, 255)):
+        for length in (low - 1, low, high, high + 1):
+            cases += [{column: "x" * length}, {column: "é" * length}, {column: "e\u0301" * (length // 2)}]
+    for value in ("0123456789abcdef", "0123456789ABCDEF", "0123456789abcde", "0123456789abcdef0", None):
+        cases += [{"paper_id": value}, {"near_duplicate_of": value}]
+    arxiv = ("2401.00001", "2401.00001v2", "0704.0001", "1412.12345", "hep-th/9901001", "2413.00001", "")
+    cases += [{"arxiv_id": value} for value in arxiv]
+    cases += [{"source_line": line} for line in (0, 1, -5)]
+    cases += [{"upvotes": votes} for votes in (-1, 0, 7, None)]
+    cases += [{"title": None}, {"abstract": None}, {"also_in": None}, {"authors": None}, {"authors": ["A"]}]
+    verdicts = []
+    for overrides in cases:
+        table = batch(**overrides)
+        verdicts.append(all_rows_pass(table))
+        assert verdicts[-1] == pandera_passes(table), overrides
+        mixed = pa.concat_tables([valid, table, valid])
+        assert all_rows_pass(mixed) == pandera_passes(mixed) == verdicts[-1], overrides
+    assert True in verdicts and False in verdicts
+    assert all_rows_pass(paper_schema().arrow.empty_table())
+    assert not all_rows_pass(valid.drop_columns(["upvotes"]))  # not the paper schema: pandera decides
