@@ -35,14 +35,13 @@ def _plain(text: str) -> bool:
     return text.isascii() and "  " not in text and "\t" not in text
 
 
-def key_hash(key: str) -> int:
-    """64-bit hash of a `title_key` (blake2b): `title_hash` for a key already made."""
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big")
+def _hash64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
 
 
 def title_hash(title: str) -> int:
     """64-bit hash of the normalized title; `paper_id` is its 16-digit hex form."""
-    return key_hash(title_key(title))
+    return _hash64(title_key(title))
 
 
 def title_hashes(titles: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:

@@ -30,7 +30,7 @@ import pyarrow as pa
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
-from dataset_builder.keys import key_hash, title_key
+from dataset_builder.keys import title_hashes, title_key
 
 SIGNATURE_SIZE = 32  # K: one-permutation bins a signature holds
 SHINGLE_WORDS = 3  # words per shingle (the mixing in `signatures` is written for three)
@@ -224,14 +224,19 @@ def _candidate_codes(signatures: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np
     return _drop_repeats(found), skipped
 
 
-def find_pairs(signatures: npt.NDArray[np.uint32], titles: Sequence[str] | pa.Array) -> Found:
+def find_pairs(
+    signatures: npt.NDArray[np.uint32],
+    titles: Sequence[str] | pa.Array,
+    title_ids: npt.NDArray[np.uint64] | None = None,
+) -> Found:
     """Near-duplicate pairs among n papers (rows in input order), sorted by (later, earlier).
 
     A candidate from `candidates` is a pair when its estimated abstract Jaccard is at least
     ABSTRACT_THRESHOLD and its title similarity at least TITLE_THRESHOLD. Pairs whose `title_key`s are
-    equal are skipped: exact dedup handles them.
+    equal are skipped: exact dedup handles them. `title_ids` are the titles' `keys.title_hashes`, when
+    the caller has them (dedup does); otherwise they are computed.
     """
-    return scored_pairs(signatures, titles, TITLE_THRESHOLD, ABSTRACT_THRESHOLD)
+    return scored_pairs(signatures, titles, TITLE_THRESHOLD, ABSTRACT_THRESHOLD, title_ids)
 
 
 def scored_pairs(
@@ -239,17 +244,20 @@ def scored_pairs(
     titles: Sequence[str] | pa.Array,
     title_threshold: float,
     abstract_threshold: float,
+    title_ids: npt.NDArray[np.uint64] | None = None,
 ) -> Found:
     """`find_pairs` at other thresholds (to measure them)."""
     if len(signatures) != len(titles):
         raise ValueError(f"{len(signatures)} signatures but {len(titles)} titles")
+    if title_ids is None:
+        arrow = titles if isinstance(titles, pa.Array | pa.ChunkedArray) else pa.array(titles, pa.string())
+        title_ids = title_hashes(arrow)
     codes, skipped = _candidate_codes(signatures)
     n = len(signatures)
-    # Per row, once, when a close candidate first needs it: its title key as a number (equal keys are
-    # exact dedup's case) and its form for the similarity. Candidates are scored _CHUNK at a time, start
-    # to end: 16M of them (1M templated papers) held as pairs, scores and title inputs took over 1 GB.
+    # Per row, once, when a close candidate first needs it: its title's form for the similarity.
+    # Candidates are scored _CHUNK at a time, start to end: 16M of them (1M templated papers) held as
+    # pairs, scores and title inputs took over 1 GB.
     known = np.zeros(n, dtype=bool)
-    key_of = np.zeros(n, dtype=np.uint64)  # key_hash: no dict of 1M keys (150 MB at 1M papers)
     form_of = np.empty(n, dtype=object)
     parts: list[tuple[npt.NDArray[np.int64], ...]] = []
     for start in range(0, len(codes), _CHUNK):
@@ -266,11 +274,9 @@ def scored_pairs(
                 if isinstance(titles, pa.Array | pa.ChunkedArray)
                 else pa.array([titles[row] for row in new.tolist()], pa.string())
             )
-            keys = [title_key(title) for title in text.to_pylist()]
             known[new] = True
-            key_of[new] = [key_hash(key) for key in keys]
-            form_of[new] = [_title_form(key) for key in keys]
-        differ = key_of[earlier] != key_of[later]
+            form_of[new] = [_title_form(title_key(title)) for title in text.to_pylist()]
+        differ = title_ids[earlier] != title_ids[later]  # equal keys are exact dedup's case
         earlier, later, scores = earlier[differ], later[differ], scores[differ]
         similarity = process.cpdist(
             form_of[earlier], form_of[later], scorer=Indel.normalized_similarity, dtype=np.float64

@@ -85,6 +85,13 @@ def test_titles_may_be_an_arrow_array() -> None:
     assert neardup.find_pairs(sigs, pa.array(titles)) == neardup.find_pairs(sigs, titles)
 
 
+def test_title_hashes_given_by_the_caller_find_the_same_pairs() -> None:
+    corpus = generate()
+    sigs, titles = neardup.signatures(corpus.abstracts), pa.array(corpus.titles)
+    found = neardup.find_pairs(sigs, titles)
+    assert found.pairs and neardup.find_pairs(sigs, titles, title_hashes(titles)) == found
+
+
 def test_empty_input_and_tiny_abstracts_do_not_crash() -> None:
     assert neardup.signatures([]).shape == (0, neardup.SIGNATURE_SIZE)
     assert neardup.find_pairs(neardup.signatures([]), []) == ([], 0)
