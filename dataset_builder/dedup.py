@@ -48,8 +48,8 @@ class FileKeys:
     lines: array[int] = field(default_factory=lambda: array("q"))
     arxiv: array[int] = field(default_factory=lambda: array("Q"))  # keys.arxiv_hashes: 0 for none
     # Per batch: title texts (to name a retitled paper's titles, and for near-duplicates) and, for
-    # near-duplicates, abstract signatures (neardup.signatures; `plan` empties the list once it has
-    # copied them, to hold them once).
+    # near-duplicates, abstract signatures (neardup.signatures). `plan` empties both lists once it has
+    # copied what it needs from them, to hold them once.
     title_texts: list[pa.Array] = field(default_factory=list)
     signatures: list[npt.NDArray[np.uint32]] = field(default_factory=list)
 
@@ -128,8 +128,8 @@ def plan(
     on_conflict: ConflictPolicy = "error",
     near_duplicates: NearDuplicatePolicy = "warn",
 ) -> Plan:
-    """Decide, for all dumps at once, which papers stay and where each repeat came from. Each file's
-    `signatures` are used up: the list is empty afterwards."""
+    """Decide, for all dumps at once, which papers stay and where each repeat came from. When it looks
+    for near-duplicates, each file's `signatures` and `title_texts` are used up: empty afterwards."""
     start = time.perf_counter()
     if not files or not any(f.titles for f in files):
         empty = [FilePlan(f.name, np.zeros(len(f.titles), dtype=bool), {}) for f in files]
@@ -310,8 +310,10 @@ def _near(
             chosen.append(titles_of_batch.filter(pa.array(mask)))
             filled, start = filled + rows, start + len(batch)
         f.signatures.clear()
+        f.title_texts.clear()
     # One array: `take` from 1M titles in hundreds of chunks took 9 s at 1M templated papers.
     texts = pa.chunked_array(chosen, pa.string()).combine_chunks()
+    del chosen
     kept_as: dict[int, int] = {}  # a removed paper -> the kept paper it was folded into
     found = neardup.find_pairs(signatures, texts, titles[distinct])
     result.near_skipped = found.skipped

@@ -154,15 +154,15 @@ def write_split(
         for i in range(reader.num_record_batches):
             batch = reader.get_batch(i)
             keep = file_plan.keep[start : start + batch.num_rows]
-            kept = np.flatnonzero(keep) + start
-            also_in = [file_plan.also_in.get(int(index), []) for index in kept]
+            kept = (np.flatnonzero(keep) + start).tolist()  # Python ints: the dicts' keys
+            also_in = [file_plan.also_in.get(index, []) for index in kept]
             table = pa.Table.from_batches([batch]).filter(pa.array(keep))
-            if abstracts and any(int(index) in abstracts for index in kept):
+            if abstracts and not abstracts.keys().isdisjoint(kept):
                 texts = table.column(2).to_pylist()
-                texts = [abstracts.get(int(index), text) for index, text in zip(kept, texts, strict=True)]
+                texts = [abstracts.get(index, text) for index, text in zip(kept, texts, strict=True)]
                 table = table.set_column(2, "abstract", pa.array(texts, pa.string()))
-            if fills and any(int(index) in fills for index in kept):
-                table = _filled(table, [fills.get(int(index), {}) for index in kept])
+            if fills and not fills.keys().isdisjoint(kept):
+                table = _filled(table, [fills.get(index, {}) for index in kept])
             writer.write(table.set_column(5, "also_in", pa.array(also_in, pa.list_(pa.string()))))
             start += batch.num_rows
             written += table.num_rows
