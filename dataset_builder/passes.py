@@ -155,14 +155,15 @@ def write_split(
             batch = reader.get_batch(i)
             keep = file_plan.keep[start : start + batch.num_rows]
             kept = (np.flatnonzero(keep) + start).tolist()  # Python ints: the dicts' keys
-            also_in = [file_plan.also_in.get(index, []) for index in kept]
+            also_in = [file_plan.also_in.get(index, ()) for index in kept]  # no new object a row
             table = pa.Table.from_batches([batch]).filter(pa.array(keep))
             if abstracts and not abstracts.keys().isdisjoint(kept):
                 texts = table.column(2).to_pylist()
                 texts = [abstracts.get(index, text) for index, text in zip(kept, texts, strict=True)]
                 table = table.set_column(2, "abstract", pa.array(texts, pa.string()))
             if fills and not fills.keys().isdisjoint(kept):
-                table = _filled(table, [fills.get(index, {}) for index in kept])
+                filled = {row: fills[index] for row, index in enumerate(kept) if index in fills}
+                table = _filled(table, filled)
             writer.write(table.set_column(5, "also_in", pa.array(also_in, pa.list_(pa.string()))))
             start += batch.num_rows
             written += table.num_rows
@@ -173,11 +174,15 @@ def write_split(
     return writer.close()
 
 
-def _filled(table: pa.Table, fills: Sequence[dict[str, Any]]) -> pa.Table:
-    """`table` with each row's null columns taken from its entry of `fills` where that has them."""
-    for name in sorted({name for fill in fills for name in fill}):
+def _filled(table: pa.Table, fills: dict[int, dict[str, Any]]) -> pa.Table:
+    """`table` with the null columns of the rows `fills` names taken from their entries where they have
+    them."""
+    for name in sorted({name for fill in fills.values() for name in fill}):
         column = table[name]
-        values = pa.array([fill.get(name) for fill in fills], column.type)
+        given: list[Any] = [None] * table.num_rows
+        for row, fill in fills.items():
+            given[row] = fill.get(name)
+        values = pa.array(given, column.type)
         index = table.schema.get_field_index(name)
         table = table.set_column(index, table.field(index), pc.if_else(pc.is_null(column), values, column))
     return table
