@@ -61,6 +61,14 @@ def run(cwd: Path, hub: HubServer, *args: str) -> subprocess.CompletedProcess[st
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
 
 
+def printed(code: str, hub: HubServer, home: Path) -> Any:
+    """The JSON a fresh interpreter running `code` against the stand-in Hub printed last (as a
+    researcher's own process would load the dataset, with its own cache in `home`)."""
+    done = subprocess.run([PYTHON, "-c", code], env=hub_env(hub, home), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 def card_on_hub(hub: HubServer, revision: str = "main") -> str:
     return hub.files(REPO, revision)["README.md"].decode()
 
@@ -116,11 +124,7 @@ def test_publish_releases_a_folder_of_dumps_and_each_version_stays_loadable(
         f"every = datasets.load_dataset({REPO!r}, 'all', split='train')\n"
         "print(json.dumps([{n: old[n].num_rows for n in old}, sorted(new), every.num_rows]))\n"
     )
-    done = subprocess.run(
-        [PYTHON, "-c", code], env=hub_env(hub, tmp_path / "home2"), capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    old, new, every = json.loads(done.stdout.splitlines()[-1])
+    old, new, every = printed(code, hub, tmp_path / "home2")
     assert old == {"train": sum(SPLIT_ROWS[name] for name in sorted(SPLIT_ROWS)[:4])}
     assert new == ["train"] and every == sum(SPLIT_ROWS.values())
 
@@ -357,8 +361,4 @@ def test_the_first_release_in_the_new_layout_says_so_and_older_versions_load_as_
         f"new = datasets.load_dataset({REPO!r}, revision='v2.0.0')\n"
         "print(json.dumps([{n: old[n].num_rows for n in old}, {n: new[n].num_rows for n in new}]))\n"
     )
-    done = subprocess.run(
-        [PYTHON, "-c", code], env=hub_env(hub, tmp_path / "home"), capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.splitlines()[-1]) == [SPLIT_ROWS, {"train": sum(SPLIT_ROWS.values())}]
+    assert printed(code, hub, tmp_path / "home") == [SPLIT_ROWS, {"train": sum(SPLIT_ROWS.values())}]
