@@ -257,9 +257,9 @@ def scored_pairs(
     """`find_pairs` at other thresholds (to measure them)."""
     if len(signatures) != len(titles):
         raise ValueError(f"{len(signatures)} signatures but {len(titles)} titles")
+    texts = titles if isinstance(titles, pa.Array | pa.ChunkedArray) else pa.array(titles, pa.string())
     if title_ids is None:
-        arrow = titles if isinstance(titles, pa.Array | pa.ChunkedArray) else pa.array(titles, pa.string())
-        title_ids = title_hashes(arrow)
+        title_ids = title_hashes(texts)
     codes, skipped = _candidate_codes(signatures)
     n = len(signatures)
     # Per row, once, when a close candidate first needs it: its title's form for the similarity.
@@ -287,13 +287,8 @@ def scored_pairs(
         rows = _distinct(np.concatenate([earlier, later]))
         new = rows[~known[rows]]
         if len(new):
-            text = (
-                titles.take(pa.array(new))
-                if isinstance(titles, pa.Array | pa.ChunkedArray)
-                else pa.array([titles[row] for row in new.tolist()], pa.string())
-            )
             known[new] = True
-            form_of[new] = [_title_form(title_key(title)) for title in text.to_pylist()]
+            form_of[new] = [_title_form(title_key(title)) for title in texts.take(pa.array(new)).to_pylist()]
         differ = title_ids[earlier] != title_ids[later]  # equal keys are exact dedup's case
         earlier, later, scores = earlier[differ], later[differ], scores[differ]
         similarity = process.cpdist(
