@@ -24,6 +24,7 @@ import fnmatch
 import hashlib
 import json
 import re
+import signal
 import sys
 import tempfile
 import threading
@@ -723,6 +724,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", help="token that write requests must carry (default: any)")
     args = parser.parse_args(argv)
     root = args.root or Path(tempfile.mkdtemp(prefix="hub-stand-in-"))
+    # Python leaves SIGINT ignored when it started ignored (a shell's background job): Ctrl-C must stop it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with HubServer(root, require_token=args.token, port=args.port) as hub:
         print(f"Stand-in Hub at {hub.url}, repositories in {root}. Set:", flush=True)
         print(f"  export HF_ENDPOINT={hub.url} HF_TOKEN={args.token or 'hf_local'} HF_HUB_DISABLE_XET=1")
