@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from array import array
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -47,11 +48,12 @@ class FileKeys:
     abstracts: array[int] = field(default_factory=lambda: array("Q"))
     lines: array[int] = field(default_factory=lambda: array("q"))
     arxiv: array[int] = field(default_factory=lambda: array("Q"))  # keys.arxiv_hashes: 0 for none
-    # Per batch: title texts (to name a retitled paper's titles, and for near-duplicates) and, for
-    # near-duplicates, abstract signatures (neardup.signatures). `plan` empties both lists once it has
-    # copied what it needs from them, to hold them once.
+    # Per batch: title texts (to name a retitled paper's titles) and, for near-duplicates, abstract
+    # signatures (neardup.signatures) and title forms (neardup.title_forms). `plan` empties the lists
+    # once it has copied what it needs from them, to hold them once.
     title_texts: list[pa.Array] = field(default_factory=list)
     signatures: list[npt.NDArray[np.uint32]] = field(default_factory=list)
+    title_forms: list[pa.Array] = field(default_factory=list)
 
     def add(
         self,
@@ -73,9 +75,10 @@ class FileKeys:
         """Record the same batch's titles."""
         self.title_texts.append(titles)
 
-    def add_near(self, signatures: npt.NDArray[np.uint32]) -> None:
-        """Record the same batch's abstract signatures, to look for near-duplicates."""
+    def add_near(self, signatures: npt.NDArray[np.uint32], title_forms: pa.Array) -> None:
+        """Record the same batch's abstract signatures and title forms, to look for near-duplicates."""
         self.signatures.append(signatures)
+        self.title_forms.append(title_forms)
 
 
 @dataclass
@@ -127,9 +130,11 @@ def plan(
     files: Sequence[FileKeys],
     on_conflict: ConflictPolicy = "error",
     near_duplicates: NearDuplicatePolicy = "warn",
+    pool: Executor | None = None,
 ) -> Plan:
     """Decide, for all dumps at once, which papers stay and where each repeat came from. When it looks
-    for near-duplicates, each file's `signatures` and `title_texts` are used up: empty afterwards."""
+    for near-duplicates, each file's `signatures`, `title_forms` and `title_texts` are used up (empty
+    afterwards); a `pool`'s threads (the build's) share the search's numpy work."""
     start = time.perf_counter()
     if not files or not any(f.titles for f in files):
         empty = [FilePlan(f.name, np.zeros(len(f.titles), dtype=bool), {}) for f in files]
@@ -220,7 +225,7 @@ def plan(
     log_since("dedup", start)
     if near_duplicates != "off":
         with timed("near-duplicates"):
-            _near(files, keep, titles, file_of, offsets, near_duplicates == "remove", place, result)
+            _near(files, keep, titles, file_of, offsets, near_duplicates == "remove", place, result, pool)
     with_id = keep & ((arxiv != 0) | (enrich >= 0))
     for i, file_plan in enumerate(plans):
         file_plan.with_arxiv_id = int(with_id[offsets[i] : offsets[i + 1]].sum())
@@ -290,6 +295,7 @@ def _near(
     remove: bool,
     place: Callable[[int], Place],
     result: Plan,
+    pool: Executor | None,
 ) -> None:
     """Near-duplicate pairs among the distinct papers; with `remove`, the later paper of each goes the way
     of a duplicate (removed, its file in the kept paper's `also_in`)."""
@@ -303,19 +309,20 @@ def _near(
     signatures = np.empty((len(distinct), neardup.SIGNATURE_SIZE), dtype=np.uint32)
     chosen, filled, start = [], 0, 0
     for f in files:
-        for batch, titles_of_batch in zip(f.signatures, f.title_texts, strict=True):
+        for batch, forms_of_batch in zip(f.signatures, f.title_forms, strict=True):
             mask = keep[start : start + len(batch)]
             rows = int(np.count_nonzero(mask))
             signatures[filled : filled + rows] = batch[mask]
-            chosen.append(titles_of_batch.filter(pa.array(mask)))
+            chosen.append(forms_of_batch.filter(pa.array(mask)))
             filled, start = filled + rows, start + len(batch)
         f.signatures.clear()
+        f.title_forms.clear()
         f.title_texts.clear()
     # One array: `take` from 1M titles in hundreds of chunks took 9 s at 1M templated papers.
-    texts = pa.chunked_array(chosen, pa.string()).combine_chunks()
+    forms = pa.chunked_array(chosen).combine_chunks()
     del chosen
     kept_as: dict[int, int] = {}  # a removed paper -> the kept paper it was folded into
-    found = neardup.find_pairs(signatures, texts, titles[distinct])
+    found = neardup.find_pairs(signatures, neardup.Titles(forms, titles[distinct]), pool)
     result.near_skipped = found.skipped
     for pair in found.pairs:
         earlier, later = int(distinct[pair.earlier]), int(distinct[pair.later])

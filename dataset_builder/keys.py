@@ -44,10 +44,9 @@ def title_hash(title: str) -> int:
     return _hash64(title_key(title))
 
 
-def title_hashes(titles: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
-    """`title_hash` of every title of a batch: keys in bulk (lower-casing is the key of plain ASCII,
-    the others take `title_key`), then blake2b in one tight loop. polars-hash has no blake2b, and
-    `paper_id` must not change, so blake2b stays."""
+def title_keys(titles: pa.Array | pa.ChunkedArray) -> pl.Series:
+    """`title_key` of every title of a batch: lower-casing is the key of plain ASCII (`_plain`), the
+    others take `title_key` one by one."""
     series = pl.Series(titles, dtype=pl.String)
     plain = (series.str.len_bytes() == series.str.len_chars()) & ~series.str.contains("  ", literal=True)
     plain = plain & ~series.str.contains("\t", literal=True)
@@ -55,6 +54,17 @@ def title_hashes(titles: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
     if not plain.all():
         odd = (~plain).arg_true()
         keys = keys.scatter(odd, [title_key(t) for t in series.gather(odd).to_list()])
+    return keys
+
+
+def title_hashes(titles: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
+    """`title_hash` of every title of a batch: keys in bulk (`title_keys`), then blake2b in one tight
+    loop. polars-hash has no blake2b, and `paper_id` must not change, so blake2b stays."""
+    return key_hashes(title_keys(titles))
+
+
+def key_hashes(keys: pl.Series) -> npt.NDArray[np.uint64]:
+    """`title_hashes` of titles whose `title_keys` the caller already has."""
     blake2b = hashlib.blake2b
     encoded = keys.cast(pl.Binary).to_list()
     digests = b"".join([blake2b(key, digest_size=8).digest() for key in encoded])

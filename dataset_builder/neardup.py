@@ -19,9 +19,10 @@ stored.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +31,9 @@ import pyarrow as pa
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
-from dataset_builder.keys import title_hashes, title_key
+from dataset_builder.keys import key_hashes, title_keys
+
+R = TypeVar("R")
 
 SIGNATURE_SIZE = 32  # K: one-permutation bins a signature holds
 SHINGLE_WORDS = 3  # words per shingle (the mixing in `signatures` is written for three)
@@ -48,11 +51,15 @@ _CHUNK = 100_000  # candidate pairs scored at once (see `scored_pairs`)
 EMPTY = np.uint32(0xFFFFFFFF)  # marks a bin no shingle fell into, until `_densify` fills it
 _SEED = 0x5EED
 _NOT_ALNUM = re.compile(r"[\W_]")
-_ASCII_FORM = bytes(c if chr(c).isalnum() else 32 for c in range(128)) + bytes(range(128, 256))
+# The ASCII characters a title's form turns into white space: one table for the byte translation of
+# `_title_form` and the regex of `_title_forms`.
+_ASCII_SEPARATORS = bytes(c for c in range(128) if not chr(c).isalnum())
+_ASCII_FORM = bytes(32 if c in _ASCII_SEPARATORS else c for c in range(256))
+_ASCII_SEPARATOR_RUN = "[" + "".join(f"\\x{c:02x}" for c in _ASCII_SEPARATORS) + "]+"
 _BIN_SHIFT = np.uint64(64 - SIGNATURE_SIZE.bit_length() + 1)  # top log2(K) bits choose the bin
 _MULTIPLIERS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
 
-assert BANDS * ROWS <= SIGNATURE_SIZE and SIGNATURE_SIZE & (SIGNATURE_SIZE - 1) == 0
+assert BANDS * ROWS <= SIGNATURE_SIZE and SIGNATURE_SIZE & (SIGNATURE_SIZE - 1) == 0 and SIGNATURE_SIZE < 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +132,12 @@ def _densify(table: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
     rows = table[sparse]
     filled = rows != EMPTY
     k = SIGNATURE_SIZE
-    columns = np.where(np.concatenate([filled, filled], axis=1), np.arange(2 * k), 2 * k)
+    # Column numbers fit a byte (2K <= 255): 8x less memory to go through than int64, 2x faster.
+    column, none = np.arange(2 * k, dtype=np.uint8), np.uint8(2 * k)
+    columns = np.where(np.concatenate([filled, filled], axis=1), column, none)
     nearest = np.minimum.accumulate(columns[:, ::-1], axis=1)[:, ::-1][:, :k]  # next filled, 0..2K-1
-    distance = (nearest - np.arange(k)).astype(np.uint32)
-    source = np.take_along_axis(rows, nearest % k, axis=1)
+    distance = (nearest - column[:k]).astype(np.uint32)
+    source = np.take_along_axis(rows, nearest % np.uint8(k), axis=1)
     table[sparse] = np.where(filled, rows, source + distance * np.uint32(0x9E3779B9))
     return table
 
@@ -146,6 +155,21 @@ def abstract_similarity(
     return np.asarray(np.equal(a, b, out=equal).sum(axis=1) / SIGNATURE_SIZE, dtype=np.float64)
 
 
+class Titles(NamedTuple):
+    """What `find_pairs` needs of the papers' titles: their forms (`title_forms`) and `keys.title_hashes`."""
+
+    forms: pa.Array
+    ids: npt.NDArray[np.uint64]
+
+    @classmethod
+    def of(cls, titles: Sequence[str] | pa.Array | pa.ChunkedArray) -> Titles:
+        """Both, made from the titles."""
+        keys = title_keys(
+            titles if isinstance(titles, pa.Array | pa.ChunkedArray) else pa.array(titles, pa.string())
+        )
+        return cls(title_forms(keys), key_hashes(keys))
+
+
 class Candidates(NamedTuple):
     """Row pairs (earlier, later) to score, and how many pairs sharing a band key the caps left out."""
 
@@ -160,15 +184,18 @@ class Found(NamedTuple):
     skipped: int
 
 
-def candidates(signatures: npt.NDArray[np.uint32]) -> Candidates:
+def candidates(signatures: npt.NDArray[np.uint32], pool: Executor | None = None) -> Candidates:
     """(m, 2) distinct row pairs (earlier, later) sharing at least one band key, within two caps
-    (see `_candidate_codes`), and how many pairs the caps skipped."""
-    codes, skipped = _candidate_codes(signatures)
+    (see `_candidate_codes`), and how many pairs the caps skipped. With a `pool`, a thread of it sorts
+    the next band's keys while this one pairs the current band's."""
+    codes, skipped = _candidate_codes(signatures, pool)
     n = len(signatures)
     return Candidates(np.stack([codes // n, codes % n], axis=1).reshape(-1, 2), skipped)
 
 
-def _candidate_codes(signatures: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.int64], int]:
+def _candidate_codes(
+    signatures: npt.NDArray[np.uint32], pool: Executor | None
+) -> tuple[npt.NDArray[np.int64], int]:
     """The candidate pairs as sorted codes `earlier * n + later` (8 bytes a pair), and the skipped count.
 
     Per band, rows are sorted by key, then row; rows with equal keys are adjacent, and each is paired
@@ -180,10 +207,6 @@ def _candidate_codes(signatures: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np
     left out (a pair left out in two bands counts twice): 0 when the caps changed nothing.
     """
     n = len(signatures)
-    # Sort values with the row in their low bits: rows of equal keys come out in row order, and a plain
-    # sort of one uint64 array is several times faster than a stable argsort. The (mixed) key loses those
-    # low bits; keys that then collide, about n**2 / 2**(65 - bits) pairs a band, only add candidates.
-    bits = np.uint64(max(n - 1, 1).bit_length())
     # At most CANDIDATES codes a row: written into one array whose untouched pages never become
     # resident, then sorted in place (parts, their concatenation and a sorted copy were 3 x 128 MB at
     # 1M templated papers).
@@ -191,21 +214,19 @@ def _candidate_codes(signatures: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np
     filled = 0
     taken = np.zeros(n, dtype=np.int32)  # pairs each row is the earlier of, over the bands so far
     skipped = 0
-    # The band's arrays reuse the same buffers: fresh 8-32 MB arrays each band were mapped and unmapped
-    # by malloc (as the command sets it), 0.5 s of page faults at 1M papers.
+    bits = np.uint64(max(n - 1, 1).bit_length())
+    # The bands' arrays reuse the same buffers: fresh 8-32 MB arrays each band were mapped and unmapped
+    # by malloc (as the command sets it), 0.5 s of page faults at 1M papers. Two for the sorted keys:
+    # the next band's are sorted into one while this band's are read from the other.
     order = np.arange(n, dtype=np.uint64)
-    packed, keys, low = (np.empty(n, dtype=np.uint64) for _ in range(3))
+    sorted_keys = [np.empty(n, dtype=np.uint64) for _ in range(2)]
+    keys, low = (np.empty(n, dtype=np.uint64) for _ in range(2))
     rows = low.view(np.int64)  # row numbers are far below 2**63
-    for band in range(BANDS):
-        packed[:] = signatures[:, band * ROWS]
-        for column in range(band * ROWS + 1, (band + 1) * ROWS):  # the band's values mixed into one
-            packed *= _MULTIPLIERS[1]
-            packed += signatures[:, column]
-        packed *= _MULTIPLIERS[0]  # a bijection whose high bits depend on all bits, kept below
-        packed >>= bits
-        packed <<= bits
-        packed |= order
-        packed.sort()
+
+    def sort_band(band: int) -> npt.NDArray[np.uint64]:
+        return _sorted_band(signatures, band, bits, order, sorted_keys[band % 2])
+
+    for packed in _ahead(sort_band, BANDS, pool):
         np.bitwise_and(packed, (np.uint64(1) << bits) - np.uint64(1), out=low)
         np.right_shift(packed, bits, out=keys)
         at = np.flatnonzero(keys[:-1] == keys[1:])  # rows with an equal key next; the few go on
@@ -232,37 +253,82 @@ def _candidate_codes(signatures: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np
     return _drop_repeats(found), skipped
 
 
+def _sorted_band(
+    signatures: npt.NDArray[np.uint32],
+    band: int,
+    bits: np.uint64,
+    order: npt.NDArray[np.uint64],
+    packed: npt.NDArray[np.uint64],
+) -> npt.NDArray[np.uint64]:
+    """A band's keys, each with its row in the low `bits` bits, sorted, in `packed` (which it returns).
+
+    Rows of equal keys come out in row order, and a plain sort of one uint64 array is several times
+    faster than a stable argsort. The (mixed) key loses those low bits; keys that then collide, about
+    n**2 / 2**(65 - bits) pairs a band, only add candidates.
+    """
+    packed[:] = signatures[:, band * ROWS]
+    for column in range(band * ROWS + 1, (band + 1) * ROWS):  # the band's values mixed into one
+        packed *= _MULTIPLIERS[1]
+        packed += signatures[:, column]
+    packed *= _MULTIPLIERS[0]  # a bijection whose high bits depend on all bits, kept below
+    packed >>= bits
+    packed <<= bits
+    packed |= order
+    packed.sort()
+    return packed
+
+
+def _ahead(work: Callable[[int], R], count: int, pool: Executor | None) -> Iterator[R]:
+    """`work(i)` for i in range(count), in order. With a pool, `work(i + 1)` runs on one of its threads
+    while the caller uses `work(i)`'s result: numpy's sorts, gathers and comparisons release the GIL,
+    so a second core does the next step's arithmetic. Only one `work` runs at a time."""
+    if pool is None:
+        yield from (work(i) for i in range(count))
+        return
+    pending: Future[R] | None = pool.submit(work, 0) if count else None
+    try:
+        for i in range(count):
+            assert pending is not None
+            result = pending.result()
+            pending = pool.submit(work, i + 1) if i + 1 < count else None
+            yield result
+    finally:
+        if pending is not None:  # the caller stopped early: the step in flight is not needed
+            pending.cancel()
+
+
 def find_pairs(
     signatures: npt.NDArray[np.uint32],
-    titles: Sequence[str] | pa.Array,
-    title_ids: npt.NDArray[np.uint64] | None = None,
+    titles: Sequence[str] | pa.Array | Titles,
+    pool: Executor | None = None,
 ) -> Found:
     """Near-duplicate pairs among n papers (rows in input order), sorted by (later, earlier).
 
     A candidate from `candidates` is a pair when its estimated abstract Jaccard is at least
     ABSTRACT_THRESHOLD and its title similarity at least TITLE_THRESHOLD. Pairs whose `title_key`s are
-    equal are skipped: exact dedup handles them. `title_ids` are the titles' `keys.title_hashes`, when
-    the caller has them (dedup does); otherwise they are computed.
+    equal are skipped: exact dedup handles them. `titles` are the titles, or their `Titles` when the
+    caller has made them (the build does, batch by batch in its first pass). With a `pool` (the
+    build's worker threads), one of its threads does the next step's numpy work while this one does
+    the current step's: the same pairs, sooner on two cores.
     """
-    return scored_pairs(signatures, titles, TITLE_THRESHOLD, ABSTRACT_THRESHOLD, title_ids)
+    return scored_pairs(signatures, titles, TITLE_THRESHOLD, ABSTRACT_THRESHOLD, pool)
 
 
 def scored_pairs(
     signatures: npt.NDArray[np.uint32],
-    titles: Sequence[str] | pa.Array,
+    titles: Sequence[str] | pa.Array | Titles,
     title_threshold: float,
     abstract_threshold: float,
-    title_ids: npt.NDArray[np.uint64] | None = None,
+    pool: Executor | None = None,
 ) -> Found:
     """`find_pairs` at other thresholds (to measure them)."""
-    if len(signatures) != len(titles):
-        raise ValueError(f"{len(signatures)} signatures but {len(titles)} titles")
-    texts = titles if isinstance(titles, pa.Array | pa.ChunkedArray) else pa.array(titles, pa.string())
-    if title_ids is None:
-        title_ids = title_hashes(texts)
-    codes, skipped = _candidate_codes(signatures)
+    named = titles if isinstance(titles, Titles) else Titles.of(titles)
+    forms, title_ids = named.forms, named.ids
+    if len(signatures) != len(forms):
+        raise ValueError(f"{len(signatures)} signatures but {len(forms)} titles")
+    codes, skipped = _candidate_codes(signatures, pool)
     n = len(signatures)
-    # Per row, once, when a close candidate first needs it: its title's form for the similarity.
+    # Per row, once, when a close candidate first needs it: its title's form as a Python string.
     # Candidates are scored _CHUNK at a time, start to end: 16M of them (1M templated papers) held as
     # pairs, scores and title inputs took over 1 GB.
     known = np.zeros(n, dtype=bool)
@@ -271,28 +337,40 @@ def scored_pairs(
     # The signatures of a chunk's pairs are gathered into the same buffers each time: fresh 13 MB
     # arrays per chunk were mapped and unmapped by malloc (as the command sets it), 1.9 s of page
     # faults at 1M templated papers. (`mode="clip"`: with the default, `take` gathers into a buffer of
-    # its own first; the rows are in range.)
+    # its own first; the rows are in range.) One set is enough: `_ahead` runs one chunk at a time.
     size = min(_CHUNK, len(codes))
     left, right = (np.empty((size, signatures.shape[1]), dtype=signatures.dtype) for _ in range(2))
     equal = np.empty(left.shape, dtype=bool)
-    for start in range(0, len(codes), _CHUNK):
-        part = codes[start : start + _CHUNK]
+
+    def close_pairs(
+        chunk: int,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """A chunk's candidates whose abstracts are close enough, with their scores."""
+        part = codes[chunk * _CHUNK : (chunk + 1) * _CHUNK]
         earlier, later = part // n, part % n
         m = len(part)
         np.take(signatures, earlier, axis=0, out=left[:m], mode="clip")
         np.take(signatures, later, axis=0, out=right[:m], mode="clip")
         scores = abstract_similarity(left[:m], right[:m], equal[:m])
         close = scores >= abstract_threshold
-        earlier, later, scores = earlier[close], later[close], scores[close]
+        return earlier[close], later[close], scores[close]
+
+    chunks = -(-len(codes) // _CHUNK)
+    for earlier, later, scores in _ahead(close_pairs, chunks, pool):
         rows = _distinct(np.concatenate([earlier, later]))
         new = rows[~known[rows]]
         if len(new):
             known[new] = True
-            form_of[new] = [_title_form(title_key(title)) for title in texts.take(pa.array(new)).to_pylist()]
+            form_of[new] = forms.take(pa.array(new)).to_pylist()
         differ = title_ids[earlier] != title_ids[later]  # equal keys are exact dedup's case
         earlier, later, scores = earlier[differ], later[differ], scores[differ]
         similarity = process.cpdist(
-            form_of[earlier], form_of[later], scorer=Indel.normalized_similarity, dtype=np.float64
+            form_of[earlier],
+            form_of[later],
+            scorer=Indel.normalized_similarity,
+            score_cutoff=title_threshold,  # below it: 0, sooner
+            dtype=np.float64,
+            workers=-1,  # every core (rapidfuzz's threads, without the GIL)
         )
         chosen = similarity >= title_threshold
         parts.append((earlier[chosen], later[chosen], similarity[chosen], scores[chosen]))
@@ -327,6 +405,17 @@ def _title_form(key: str) -> str:
     if key.isascii():
         return " ".join(key.encode("ascii").translate(_ASCII_FORM).decode("ascii").split())
     return " ".join(_NOT_ALNUM.sub(" ", key).split())
+
+
+def title_forms(keys: pl.Series) -> pa.Array:
+    """`_title_form` of every title key (`keys.title_keys`), in bulk: ASCII keys by one regex made
+    from `_ASCII_SEPARATORS` (1.8x faster than a Python call per title), the others one by one."""
+    forms = keys.str.replace_all(_ASCII_SEPARATOR_RUN, " ").str.strip_chars(" ")
+    other = keys.str.len_bytes() != keys.str.len_chars()
+    if other.any():
+        odd = other.arg_true()
+        forms = forms.scatter(odd, [_title_form(key) for key in keys.gather(odd).to_list()])
+    return forms.to_arrow()
 
 
 def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -23,7 +23,7 @@ import pyarrow.ipc
 
 from dataset_builder import apidump, dedup, neardup
 from dataset_builder.errors import DatasetError
-from dataset_builder.keys import abstract_hashes, arxiv_hashes, paper_ids, title_hashes
+from dataset_builder.keys import abstract_hashes, arxiv_hashes, key_hashes, paper_ids, title_keys
 from dataset_builder.layout import JSONL_SUFFIX, name_date
 from dataset_builder.parse import Chunk, Papers, page_date, parse_dump
 from dataset_builder.read import sha256_of
@@ -89,7 +89,8 @@ def scan_file(
             summary.read += len(batch.lines) + batch.lost
             summary.rejected += batch.lost
             if len(batch.lines):
-                hashes = title_hashes(batch.titles)
+                title_keys_of = title_keys(batch.titles)
+                hashes = key_hashes(title_keys_of)
                 table = _table(batch, paper_ids(hashes), path.name, listed_on[0])
                 invalid = check(table, shown)
                 found.extend(cap.keep(_at_abstract_lines(invalid, batch)))
@@ -99,10 +100,12 @@ def scan_file(
                 if bad_lines:
                     good = ~np.isin(lines, np.array(sorted(bad_lines), dtype=np.int64))
                     table, hashes, lines = table.filter(pa.array(good)), hashes[good], lines[good]
+                    title_keys_of = title_keys_of.filter(good)
                 keys.add(hashes, abstract_hashes(table["abstract"]), lines, arxiv_hashes(table["arxiv_id"]))
                 keys.add_titles(table["title"].combine_chunks())
                 if near:
-                    keys.add_near(neardup.signatures(table["abstract"].combine_chunks()))
+                    signatures = neardup.signatures(table["abstract"].combine_chunks())
+                    keys.add_near(signatures, neardup.title_forms(title_keys_of))
                 if writer is not None:
                     writer.write_table(table)
             problems.extend(sorted(found, key=lambda p: p.line or 0))

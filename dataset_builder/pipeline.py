@@ -297,7 +297,7 @@ def _scan(
         report.problems.extend(scan.problems)
         report.omitted.update(scan.omitted)
     keys = [scan.keys for scan in scans]
-    plan = dedup.plan(keys, policy.on_conflict, policy.near_duplicates)
+    plan = dedup.plan(keys, policy.on_conflict, policy.near_duplicates, pool)
     report.problems.extend(plan.conflicts)
     report.duplicates = plan.duplicates
     report.revisions = plan.revisions

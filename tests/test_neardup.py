@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pyarrow as pa
+import pytest
 from neardup_corpus import generate
 
 from dataset_builder import dedup, neardup
-from dataset_builder.keys import abstract_hashes, title_hashes, title_key
+from dataset_builder.keys import abstract_hashes, title_hashes, title_key, title_keys
 
 ABSTRACT = (
     "In this paper, we propose SparseMoE, a novel mixture of experts for long-context modeling. "
@@ -85,11 +88,17 @@ def test_titles_may_be_an_arrow_array() -> None:
     assert neardup.find_pairs(sigs, pa.array(titles)) == neardup.find_pairs(sigs, titles)
 
 
-def test_title_hashes_given_by_the_caller_find_the_same_pairs() -> None:
+def test_titles_made_batch_by_batch_find_the_same_pairs() -> None:
+    """The build makes each batch's title forms and hashes in its first pass (`Titles`)."""
     corpus = generate()
     sigs, titles = neardup.signatures(corpus.abstracts), pa.array(corpus.titles)
     found = neardup.find_pairs(sigs, titles)
-    assert found.pairs and neardup.find_pairs(sigs, titles, title_hashes(titles)) == found
+    batches = [titles.slice(start, 170) for start in range(0, len(titles), 170)]
+    forms = pa.chunked_array([neardup.title_forms(title_keys(batch)) for batch in batches])
+    ids = np.concatenate([title_hashes(batch) for batch in batches])
+    made = neardup.Titles(forms.combine_chunks(), ids)
+    assert made.forms.equals(neardup.Titles.of(titles).forms)
+    assert found.pairs and neardup.find_pairs(sigs, made) == found
 
 
 def test_empty_input_and_tiny_abstracts_do_not_crash() -> None:
@@ -142,6 +151,21 @@ def test_templated_abstracts_cost_at_most_the_caps_and_the_skipped_pairs_are_cou
     assert neardup.find_pairs(sigs, titles).skipped == skipped
 
 
+def test_a_pool_finds_the_same_pairs_with_the_same_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the build's threads, the next band is sorted and the next chunk scored while the current
+    one is used: nothing may change, over many chunks (small ones here) and capped buckets."""
+    corpus = generate(papers=600, revisions=120, lookalikes=80, extended=40, seed=2)
+    abstracts = corpus.abstracts + [template(i) for i in range(400)]
+    titles = corpus.titles + [f"Study {i}: model {i % 7} on dataset {i % 5}" for i in range(400)]
+    sigs = neardup.signatures(abstracts)
+    monkeypatch.setattr(neardup, "_CHUNK", 97)
+    alone = neardup.find_pairs(sigs, titles)
+    with ThreadPoolExecutor(2) as pool:
+        shared = neardup.find_pairs(sigs, titles, pool=pool)
+        assert np.array_equal(neardup.candidates(sigs, pool).pairs, neardup.candidates(sigs).pairs)
+    assert shared == alone and len(alone.pairs) >= 100 and alone.skipped > 0
+
+
 def band_buckets(sigs: np.ndarray) -> list[list[int]]:
     """Rows sharing each band key, by plain Python grouping: the reference for `candidates`."""
     buckets: list[list[int]] = []
@@ -177,7 +201,7 @@ def test_the_plan_carries_the_skipped_count() -> None:
     keys = dedup.FileKeys("a.txt", "a.txt")
     keys.add(title_hashes(pa.array(titles)), abstract_hashes(abstracts), np.arange(1, count + 1))
     keys.add_titles(pa.array(titles))
-    keys.add_near(neardup.signatures(abstracts))
+    keys.add_near(neardup.signatures(abstracts), neardup.Titles.of(titles).forms)
     plan = dedup.plan([keys], near_duplicates="warn")
     assert plan.near_skipped == neardup.find_pairs(neardup.signatures(abstracts), titles).skipped > 0
 
@@ -189,3 +213,18 @@ def test_distinct_values_match_numpy_unique_across_part_boundaries() -> None:
         for high in (2, 50, 10**12):
             values = rng.integers(0, high, size)
             assert np.array_equal(neardup._distinct(values), np.unique(values)), (size, high)
+
+
+def test_title_forms_in_bulk_equal_the_per_title_form_for_every_ascii_character() -> None:
+    """The bulk path (a regex made from the separator table) and `_title_form` (the same table as a
+    byte translation) agree: each ASCII character alone, inside a word, in runs and at the ends, and
+    in titles that are not ASCII or not plain (case, width, white space)."""
+    titles = []
+    for code in range(128):
+        c = chr(code)
+        titles += [c, f"a{c}b", f"{c}{c}x{c}{c}", f"Word{c} {c}Next", f"caf\u00e9{c}b"]
+    titles += ["Deep  Learning:  A-Study", "\uff24eep\u00a0LEARNING\u2014for \uff38", "tab\there", ""]
+    titles += ["Stra\u00dfe \u2013 Weg", "\u0130stanbul_2024", "\ufb01 ligature", "  ", "x\u200by"]
+    expected = [neardup._title_form(title_key(title)) for title in titles]
+    assert neardup.title_forms(title_keys(pa.array(titles))).to_pylist() == expected
+    assert neardup.Titles.of(pa.chunked_array([titles[:300], titles[300:]])).forms.to_pylist() == expected
