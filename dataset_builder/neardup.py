@@ -229,25 +229,29 @@ def _candidate_codes(
     for packed in _ahead(sort_band, BANDS, pool):
         np.bitwise_and(packed, (np.uint64(1) << bits) - np.uint64(1), out=low)
         np.right_shift(packed, bits, out=keys)
-        at = np.flatnonzero(keys[:-1] == keys[1:])  # rows with an equal key next; the few go on
+        at = np.flatnonzero(keys[:-1] == keys[1:])  # positions with an equal key next; the few go on
         if len(at) == 0:
             continue
         # A bucket of k rows is a run of k - 1 consecutive positions in `at`: k * (k - 1) / 2 pairs.
-        runs = np.diff(np.concatenate(([-1], np.flatnonzero(np.diff(at) != 1), [len(at) - 1])))
+        ends = np.concatenate((np.flatnonzero(np.diff(at) != 1), [len(at) - 1]))  # each run's last
+        runs = np.diff(ends, prepend=-1)
         skipped += int(((runs + 1) * runs // 2).sum())
-        for step in range(1, NEIGHBOURS + 1):
-            if step > 1:
-                at = at[at + step < len(keys)]
-                at = at[keys[at] == keys[at + step]]
+        # A position is paired with the next rows of its bucket, nearer first: as many as follow it, at
+        # most NEIGHBOURS, and only while its row is the earlier of fewer than CANDIDATES pairs. A row
+        # has one position a band, so its count is known before any pair is written.
+        earlier = rows[at]
+        count = np.minimum(np.repeat(at[ends] + 1, runs) - at, NEIGHBOURS)  # rows after it, capped
+        np.minimum(count, CANDIDATES - taken[earlier], out=count)
+        taken[earlier] += count.astype(np.int32)
+        skipped -= int(count.sum())
+        base = earlier * n
+        for step in range(1, NEIGHBOURS + 1):  # the pairs `step` positions apart
+            more = count >= step
+            at, base, count = at[more], base[more], count[more]
             if len(at) == 0:
                 break
-            earlier = rows[at]
-            room = taken[earlier] < CANDIDATES  # each row once a step: the += below counts it once
-            at, earlier = at[room], earlier[room]  # a full row stays full: no later step looks at it
-            taken[earlier] += 1
-            skipped -= len(earlier)
-            codes[filled : filled + len(earlier)] = earlier * n + rows[at + step]
-            filled += len(earlier)
+            codes[filled : filled + len(at)] = base + rows[at + step]
+            filled += len(at)
     found = codes[:filled]
     found.sort()
     return _drop_repeats(found), skipped

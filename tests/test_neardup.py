@@ -166,6 +166,26 @@ def test_a_pool_finds_the_same_pairs_with_the_same_counts(monkeypatch: pytest.Mo
     assert shared == alone and len(alone.pairs) >= 100 and alone.skipped > 0
 
 
+def test_the_caps_keep_exactly_the_pairs_a_plain_loop_keeps() -> None:
+    """Bands in order; in each, every row with the next rows of its key, nearer first, at most
+    NEIGHBOURS, while the row is the earlier of fewer than CANDIDATES pairs; the rest counted."""
+    abstracts = [template(i) for i in range(500)] + generate(papers=300, revisions=60, seed=3).abstracts
+    sigs = neardup.signatures(abstracts)
+    taken, expected, skipped = [0] * len(sigs), set(), 0
+    for rows in band_buckets(sigs):
+        skipped += len(rows) * (len(rows) - 1) // 2
+        for i, row in enumerate(rows):
+            for later in rows[i + 1 : i + 1 + neardup.NEIGHBOURS]:
+                if taken[row] == neardup.CANDIDATES:
+                    break
+                expected.add((row, later))
+                taken[row] += 1
+                skipped -= 1
+    found = neardup.candidates(sigs)
+    assert sorted(map(tuple, found.pairs.tolist())) == sorted(expected)
+    assert found.skipped == skipped > 0 and max(taken) == neardup.CANDIDATES
+
+
 def band_buckets(sigs: np.ndarray) -> list[list[int]]:
     """Rows sharing each band key, by plain Python grouping: the reference for `candidates`."""
     buckets: list[list[int]] = []
