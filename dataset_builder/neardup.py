@@ -18,6 +18,7 @@ stored.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
@@ -46,7 +47,7 @@ ABSTRACT_THRESHOLD = 0.5  # estimated Jaccard of the abstracts' shingle sets, 0.
 NEIGHBOURS = 16  # papers sharing one band key are compared with at most this many next in row order
 CANDIDATES = 16  # and a paper is the earlier of at most this many candidate pairs over all bands
 
-_SLICE = 2_000  # abstracts signed at once (see `signatures`)
+_SLICE_BYTES = 2_400_000  # text signed at once (see `signatures`): 2,000 abstracts of the usual length
 _CHUNK = 100_000  # candidate pairs scored at once (see `scored_pairs`)
 EMPTY = np.uint32(0xFFFFFFFF)  # marks a bin no shingle fell into, until `_densify` fills it
 _SEED = 0x5EED
@@ -79,13 +80,18 @@ def signatures(abstracts: pa.Array | pa.ChunkedArray | Sequence[str]) -> npt.NDA
     the least low 32 bits; bins no shingle fell into are filled by `_densify`. An abstract of fewer than three
     words is shingled by its words. Expects text as parse.py gives it (white space collapsed).
 
-    Rows are independent, so a large batch is signed in slices of `_SLICE` abstracts: the working
-    memory (about 6 kB an abstract: words, hashes, shingles) stays small whatever the batch size.
+    Rows are independent, so a large batch is signed in slices of about `_SLICE_BYTES` of text: the
+    working memory (about 5 bytes a byte of text: words, hashes, shingles) stays small whatever the
+    batch size, and short abstracts go many at a time (a slice's fixed cost made 2,000 of 300 bytes
+    each 25% slower a row than 8,000).
     """
     series = pl.Series(abstracts, dtype=pl.String)
-    if len(series) <= _SLICE:
+    ends = series.str.len_bytes().cast(pl.Int64).fill_null(0).cum_sum().to_numpy()
+    if len(series) == 0 or ends[-1] <= _SLICE_BYTES:
         return _signatures(series)
-    parts = [_signatures(series.slice(start, _SLICE)) for start in range(0, len(series), _SLICE)]
+    cuts = np.searchsorted(ends, np.arange(_SLICE_BYTES, ends[-1], _SLICE_BYTES), side="right")
+    edges = np.unique(np.concatenate(([0], cuts, [len(series)]))).tolist()
+    parts = [_signatures(series.slice(start, end - start)) for start, end in itertools.pairwise(edges)]
     return np.concatenate(parts)
 
 
