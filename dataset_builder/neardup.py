@@ -53,7 +53,7 @@ EMPTY = np.uint32(0xFFFFFFFF)  # marks a bin no shingle fell into, until `_densi
 _SEED = 0x5EED
 _NOT_ALNUM = re.compile(r"[\W_]")
 # The ASCII characters a title's form turns into white space: one table for the byte translation of
-# `_title_form` and the regex of `_title_forms`.
+# `_title_form` and the regex of `title_forms`.
 _ASCII_SEPARATORS = bytes(c for c in range(128) if not chr(c).isalnum())
 _ASCII_FORM = bytes(32 if c in _ASCII_SEPARATORS else c for c in range(256))
 _ASCII_SEPARATOR_RUN = "[" + "".join(f"\\x{c:02x}" for c in _ASCII_SEPARATORS) + "]+"
@@ -380,7 +380,7 @@ def scored_pairs(
             scorer=Indel.normalized_similarity,
             score_cutoff=title_threshold,  # below it: 0, sooner
             dtype=np.float64,
-            workers=-1,  # every core (rapidfuzz's threads, without the GIL)
+            workers=1 if pool is None else -1,  # with a pool, every core (rapidfuzz's own threads)
         )
         chosen = similarity >= title_threshold
         parts.append((earlier[chosen], later[chosen], similarity[chosen], scores[chosen]))
