@@ -57,14 +57,10 @@ def title_keys(titles: pa.Array | pa.ChunkedArray) -> pl.Series:
     return keys
 
 
-def title_hashes(titles: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
-    """`title_hash` of every title of a batch: keys in bulk (`title_keys`), then blake2b in one tight
-    loop. polars-hash has no blake2b, and `paper_id` must not change, so blake2b stays."""
-    return key_hashes(title_keys(titles))
-
-
 def key_hashes(keys: pl.Series) -> npt.NDArray[np.uint64]:
-    """`title_hashes` of titles whose `title_keys` the caller already has."""
+    """`title_hash` of every title of a batch, from its `title_keys` (which the first pass also makes
+    title forms of): blake2b in one tight loop. polars-hash has no blake2b, and `paper_id` must not
+    change, so blake2b stays."""
     blake2b = hashlib.blake2b
     encoded = keys.cast(pl.Binary).to_list()
     digests = b"".join([blake2b(key, digest_size=8).digest() for key in encoded])

@@ -162,7 +162,8 @@ def abstract_similarity(
 
 
 class Titles(NamedTuple):
-    """What `find_pairs` needs of the papers' titles: their forms (`title_forms`) and `keys.title_hashes`."""
+    """What `find_pairs` needs of the papers' titles: their forms (`title_forms`) and hashes
+    (`keys.key_hashes`)."""
 
     forms: pa.Array
     ids: npt.NDArray[np.uint64]

@@ -6,7 +6,15 @@ import hashlib
 
 import pyarrow as pa
 
-from dataset_builder.keys import abstract_hashes, paper_id, paper_ids, title_hash, title_hashes, title_key
+from dataset_builder.keys import (
+    abstract_hashes,
+    key_hashes,
+    paper_id,
+    paper_ids,
+    title_hash,
+    title_key,
+    title_keys,
+)
 
 
 def test_title_key_folds_unicode_case_and_white_space() -> None:
@@ -22,7 +30,7 @@ def test_paper_id_is_a_stable_hash_of_the_normalized_title() -> None:
 def test_hashes_and_ids_in_bulk_equal_the_per_title_ones() -> None:
     titles = ["Deep  Learning for X", "Alpha Beta 12", "\uff24eep LEARNING\u00a0for \uff38", "tab\there"]
     titles += ["Stra\u00dfe", "\u0130stanbul", "", "UPPER lower", "caf\u00e9", "\ufb01 ligature"]
-    hashes = title_hashes(pa.array(titles))
+    hashes = key_hashes(title_keys(pa.array(titles)))
     assert hashes.tolist() == [title_hash(t) for t in titles]
     assert paper_ids(hashes).to_pylist() == [paper_id(title_hash(t)) for t in titles]
 

@@ -8,7 +8,7 @@ import pytest
 from neardup_corpus import generate
 
 from dataset_builder import dedup, neardup
-from dataset_builder.keys import abstract_hashes, title_hashes, title_key, title_keys
+from dataset_builder.keys import abstract_hashes, key_hashes, title_key, title_keys
 
 ABSTRACT = (
     "In this paper, we propose SparseMoE, a novel mixture of experts for long-context modeling. "
@@ -104,7 +104,7 @@ def test_titles_made_batch_by_batch_find_the_same_pairs() -> None:
     found = neardup.find_pairs(sigs, titles)
     batches = [titles.slice(start, 170) for start in range(0, len(titles), 170)]
     forms = pa.chunked_array([neardup.title_forms(title_keys(batch)) for batch in batches])
-    ids = np.concatenate([title_hashes(batch) for batch in batches])
+    ids = np.concatenate([key_hashes(title_keys(batch)) for batch in batches])
     made = neardup.Titles(forms.combine_chunks(), ids)
     assert made.forms.equals(neardup.Titles.of(titles).forms)
     assert found.pairs and neardup.find_pairs(sigs, made) == found
@@ -228,7 +228,7 @@ def test_the_plan_carries_the_skipped_count() -> None:
     abstracts = [template(i) for i in range(count)]
     titles = [f"Study {i}: model {i % 7} on dataset {i % 5}" for i in range(count)]
     keys = dedup.FileKeys("a.txt", "a.txt")
-    keys.add(title_hashes(pa.array(titles)), abstract_hashes(abstracts), np.arange(1, count + 1))
+    keys.add(key_hashes(title_keys(pa.array(titles))), abstract_hashes(abstracts), np.arange(1, count + 1))
     keys.add_titles(pa.array(titles))
     keys.add_near(neardup.signatures(abstracts), neardup.Titles.of(titles).forms)
     plan = dedup.plan([keys], near_duplicates="warn")
