@@ -33,7 +33,7 @@ from dataset_builder.layout import (
     is_valid_split,
     split_name,
 )
-from dataset_builder.passes import read_rows, scan_file, write_split
+from dataset_builder.passes import SMALL_DUMP_BYTES, SMALL_GROUP, read_rows, scan_files, write_split
 from dataset_builder.read import dump_paths
 from dataset_builder.records import Problem
 from dataset_builder.report import FileSummary, Report, counted
@@ -279,18 +279,21 @@ def _scan(
     """First pass: read, parse and validate every dump, then plan deduplication across all of them."""
     loader = load_in_background()  # pandera's import overlaps the first reads
     near = policy.near_duplicates != "off"
+    sizes = [path.stat().st_size for path in paths]
+    groups = _groups(sizes)
     jobs = [
-        (path, spills / _spill_name(i) if spills else None, batch_size, near) for i, path in enumerate(paths)
+        ([(paths[i], spills / _spill_name(i) if spills else None) for i in group], batch_size, near)
+        for group in groups
     ]
-    names = [path.name for path in paths]
+    names = [_group_name([paths[i].name for i in group]) for group in groups]
+    totals = [sum(sizes[i] for i in group) for group in groups]
     try:
         with timed("first pass (read, parse, validate)"):
-            scans = run_jobs(
-                scan_file, jobs, names, [p.stat().st_size for p in paths], pool, "checking", progress
-            )
+            scanned = run_jobs(scan_files, jobs, names, totals, pool, "checking", progress)
     finally:
         if loader is not None:
             loader.join()
+    scans = [scan for group in scanned for scan in group]
     report = Report()
     for scan in scans:
         report.files.append(scan.summary)
@@ -316,6 +319,25 @@ def _scan(
         summary.rejected += conflicts[summary.path]
     report.problems.extend(_assign_splits(report.files))
     return _Scan(report, plan)  # not the keys: their signatures and titles can go before pass 2
+
+
+def _groups(sizes: Sequence[int]) -> list[list[int]]:
+    """The dumps' indices in jobs of the first pass: a run of small dumps (passes.SMALL_DUMP_BYTES) in
+    groups of up to passes.SMALL_GROUP, which share one schema verdict; every other dump alone."""
+    groups: list[list[int]] = []
+    for index, size in enumerate(sizes):
+        small = size <= SMALL_DUMP_BYTES
+        last = groups[-1] if groups else None
+        if small and last and sizes[last[-1]] <= SMALL_DUMP_BYTES and len(last) < SMALL_GROUP:
+            last.append(index)
+        else:
+            groups.append([index])
+    return groups
+
+
+def _group_name(names: Sequence[str]) -> str:
+    """A job's name in the progress bar: its dump, or the first and last of its group."""
+    return names[0] if len(names) == 1 else f"{names[0]}..{names[-1]} ({len(names)} dumps)"
 
 
 def _assign_splits(files: Sequence[FileSummary]) -> list[Problem]:
