@@ -164,6 +164,12 @@ def _hub_timeouts(seconds: float) -> None:
     set_client_factory(client_factory(seconds))
 
 
+def _endpoint() -> str | None:
+    """HF_ENDPOINT as the command runs: huggingface_hub reads it once, at import, so a process that sets
+    it later (a notebook, a test calling `cli`) would otherwise talk to the Hub it had at import."""
+    return os.environ.get("HF_ENDPOINT", "").rstrip("/") or None
+
+
 def _settings(**options: object) -> Settings:
     """The project settings (dataset-builder.toml or [tool.dataset-builder]) with the options given on
     the command line over them; a bad settings file is a usage error."""
@@ -511,6 +517,7 @@ def publish_command(
             sources=sources,
             progress=progress,
             retries=Retries(timeout=timeout),
+            endpoint=_endpoint(),
         )
     _echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else result.summary())
 
@@ -565,6 +572,7 @@ def fetch_command(
             refresh=refresh,
             retries=Retries(timeout=timeout),
             progress=_progress(ctx),
+            endpoint=_endpoint(),
         )
     _echo(result.summary())
 
