@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import os
 import shutil
 import socket
@@ -12,7 +13,8 @@ import sys
 import tempfile
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -27,8 +29,11 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="hf-home-")
 os.environ.pop("HF_TOKEN", None)
 
+from click.testing import CliRunner
 from hub_server import HubServer
+from huggingface_hub.utils import are_progress_bars_disabled, enable_progress_bars
 
+from dataset_builder.cli import cli
 from dataset_builder.pipeline import BuildResult, build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,8 +101,39 @@ def hub(tmp_path: Path) -> Iterator[HubServer]:
 
 
 def hub_env(hub: HubServer, home: Path) -> dict[str, str]:
-    """Environment for a subprocess whose Hub client must talk to the stand-in."""
+    """Environment for a command (in a subprocess, or through `invoke`) whose Hub client must talk to the
+    stand-in."""
     return dict(os.environ, HF_ENDPOINT=hub.url, HF_HOME=str(home), HF_TOKEN="hf_test")
+
+
+@dataclass
+class Ran:
+    """What a command printed and returned, as `subprocess.CompletedProcess` has it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    output: str  # both, in the order they were written
+
+
+def invoke(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Ran:
+    """`dataset-builder ARGS` run in this process (click's CliRunner, as sqlite-utils tests its CLI),
+    from `cwd`, with `env` set for the call. Tests about the process itself (signals, start-up, imports,
+    what huggingface_hub reads at import, `python -m`) start one instead: a process costs 2-4 s of CPU,
+    most of it imports. An exception the command lets out fails the test with its traceback."""
+    here, level, bars = Path.cwd(), logging.getLogger().level, not are_progress_bars_disabled()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        result = CliRunner().invoke(cli, list(args), env=dict(env) if env is not None else None)
+    finally:  # what the command sets for its process, as it was
+        os.chdir(here)
+        logging.getLogger().setLevel(level)
+        if bars:
+            enable_progress_bars()
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Ran(result.exit_code, result.stdout, result.stderr, result.output)
 
 
 PYTHON = sys.executable

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DUMPS, PYTHON, ROOT, WriteDump, abstract, hub_env
+from conftest import DUMPS, PYTHON, ROOT, WriteDump, abstract, hub_env, invoke
 from hub_server import HubServer
 
 from dataset_builder.cli import cli
@@ -115,21 +115,13 @@ def test_publish_shows_the_builds_warnings_before_its_plan_and_times_its_stages(
     near_duplicate_dumps(project / "dumps")
     (project / "dataset-builder.toml").write_text('repo-id = "org/papers"\n')
     env = hub_env(hub, tmp_path / "home")
-    command = [PYTHON, "-m", "dataset_builder", "publish"]
-    dry = subprocess.run(
-        [*command, "--dry-run"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert dry.returncode == 0, dry.stdout
-    warning = dry.stdout.index("dumps/b.txt:1: [near-duplicate] close to dumps/a.txt:1")
-    assert dry.stdout.index("Built dist first") < warning < dry.stdout.index("add     README.md")
-    real = subprocess.run(
-        [*command, "--tag", "v1.0.0", "-v"], cwd=project, env=env, capture_output=True, text=True
-    )
+    dry = invoke("publish", "--dry-run", cwd=project, env=env)
+    assert dry.returncode == 0, dry.output
+    warning = dry.output.index("dumps/b.txt:1: [near-duplicate] close to dumps/a.txt:1")
+    assert dry.output.index("Built dist first") < warning < dry.output.index("add     README.md")
+    # In a process of its own: its log lines (-v) go to stderr, not to pytest's log capture.
+    command = [PYTHON, "-m", "dataset_builder", "publish", "--tag", "v1.0.0", "-v"]
+    real = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     assert real.returncode == 0, real.stderr
     assert "[near-duplicate]" not in real.stderr  # dist is up to date: not rebuilt, nothing new to say
     assert re.findall(r"^INFO (\w+): \d+\.\d\d s$", real.stderr, re.M) == PUBLISH_STAGES

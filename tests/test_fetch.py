@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import PYTHON, hub_env
+from conftest import PYTHON, Ran, hub_env, invoke
 from hub_server import HubServer
 from huggingface_hub import HfApi
 from huggingface_hub.hf_api import PaperInfo
@@ -249,7 +249,12 @@ def test_days_between_includes_both_ends() -> None:
     assert days_between(MONDAY, MONDAY) == [MONDAY]
 
 
-def run(hub: HubServer, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run(hub: HubServer, cwd: Path, *args: str) -> Ran:
+    return invoke("fetch", *args, cwd=cwd, env=hub_env(hub, cwd.parent / "home"))
+
+
+def run_process(hub: HubServer, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`fetch` as users run it, in a process of its own: its log lines (the retries) on stderr."""
     command = [PYTHON, "-m", "dataset_builder", "fetch", *args]
     env = hub_env(hub, cwd.parent / "home")
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
@@ -296,14 +301,14 @@ def test_cli_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
 
 def test_cli_failures_are_one_line_with_exit_1_and_no_traceback(hub: HubServer, tmp_path: Path) -> None:
     hub.refuse_next("GET", PAGES, 429, "0", times=10)
-    limited = run(hub, tmp_path, "--date", "2026-01-05")
+    limited = run_process(hub, tmp_path, "--date", "2026-01-05")
     assert limited.returncode == 1
     assert limited.stderr.splitlines()[-1].startswith("Error: 2026-01-05: rate limited by the Hub (HTTP 429)")
     assert "/api/daily_papers?p=0&limit=50&date=2026-01-05: HTTP 429; retrying in 0 s (try 2 of 4)" in (
         limited.stderr
     )
     hub.stop()  # the same address, now closed: the connection is refused, retried, then given up
-    unreachable = run(hub, tmp_path, "--date", "2026-01-05")
+    unreachable = run_process(hub, tmp_path, "--date", "2026-01-05")
     assert unreachable.returncode == 1
     assert f"Error: 2026-01-05: could not reach the Hub at {hub.url} (ConnectError" in unreachable.stderr
     for done in (limited, unreachable):

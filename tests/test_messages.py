@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DUMPS, PYTHON, WriteDump, abstract, hub_env, tmpfs_at
+from conftest import DUMPS, PYTHON, Ran, WriteDump, abstract, hub_env, invoke, tmpfs_at
 from hub_server import HubServer
 
 from dataset_builder.cli import cli
@@ -32,7 +32,7 @@ def run(
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
 
 
-def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, *causes: str) -> None:
+def assert_one_line_error(done: subprocess.CompletedProcess[str] | Ran, code: int, *causes: str) -> None:
     output = done.stdout + done.stderr
     assert done.returncode == code, output
     assert BUG not in output and "Traceback" not in output
@@ -47,21 +47,21 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_full_disk_is_named_not_called_a_bug(tmpfs: Path) -> None:
-    done = run("build", str(DUMPS), "--out", str(tmpfs / "dist"), "-q")
+    done = invoke("build", str(DUMPS), "--out", str(tmpfs / "dist"), "-q")
     assert_one_line_error(done, 1, "No space left on device", "was left as it was")
     assert list(tmpfs.iterdir()) == []
 
 
 def test_a_read_only_file_system_is_named_not_called_a_bug(tmpfs: Path) -> None:
     subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
-    done = run("build", str(DUMPS), "--out", str(tmpfs / "dist"), "-q")
+    done = invoke("build", str(DUMPS), "--out", str(tmpfs / "dist"), "-q")
     assert_one_line_error(done, 1, "Read-only file system", str(tmpfs))
 
 
 def test_a_dump_name_too_long_for_the_file_system_is_named(write_dump: WriteDump, tmp_path: Path) -> None:
     dump = write_dump("a" * 240 + ".txt", ["A study of long names", abstract("long names")])
-    assert run("validate", str(dump)).returncode == 0
-    done = run("build", str(dump), "--out", str(tmp_path / "dist"), "-q")
+    assert invoke("validate", str(dump)).returncode == 0
+    done = invoke("build", str(dump), "--out", str(tmp_path / "dist"), "-q")
     assert_one_line_error(done, 1, "File name too long")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dumps"]
 
@@ -69,7 +69,7 @@ def test_a_dump_name_too_long_for_the_file_system_is_named(write_dump: WriteDump
 def test_out_a_symlink_loop_is_named(tmp_path: Path) -> None:
     (tmp_path / "dist").symlink_to(tmp_path / "other")
     (tmp_path / "other").symlink_to(tmp_path / "dist")
-    done = run("build", str(DUMPS), "--out", str(tmp_path / "dist"), "-q")
+    done = invoke("build", str(DUMPS), "--out", str(tmp_path / "dist"), "-q")
     assert_one_line_error(done, 1, str(tmp_path / "dist"))
 
 
@@ -85,7 +85,7 @@ def test_a_bad_settings_file_is_a_usage_error_naming_it(
     tmp_path: Path, name: str, content: bytes, cause: str
 ) -> None:
     (tmp_path / name).write_bytes(content)
-    done = run("validate", str(DUMPS), cwd=tmp_path)
+    done = invoke("validate", str(DUMPS), cwd=tmp_path)
     assert_one_line_error(done, 2, name, cause)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DUMPS, PYTHON, SPLIT_ROWS, hub_env
+from conftest import DUMPS, PYTHON, SPLIT_ROWS, hub_env, invoke
 from hub_server import HubServer
 
 from dataset_builder.errors import InvalidInput, PublishError
@@ -232,24 +232,21 @@ def test_cli_publishes_with_hf_endpoint_and_never_prints_the_token(
 ) -> None:
     with HubServer(tmp_path / "hub", require_token="hf_secret") as hub:
         env = hub_env(hub, tmp_path / "home") | {"HF_TOKEN": "hf_secret"}
-        command = [PYTHON, "-m", "dataset_builder", "publish", str(built.out), "--repo-id", REPO]
-        dry = subprocess.run([*command, "--dry-run"], env=env, capture_output=True, text=True)
+        args = ["publish", str(built.out), "--repo-id", REPO]
+        dry = invoke(*args, "--dry-run", env=env)
         assert dry.returncode == 0, dry.stderr
         assert "add     data/000_83255905406594dc-00000-of-00001.parquet" in dry.stdout
+        # As users run it: a process of its own, whose huggingface_hub reads HF_ENDPOINT at import.
+        command = [PYTHON, "-m", "dataset_builder", *args]
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert f"Published to {REPO}@main: {hub.url}/datasets/{REPO}/commit/" in done.stdout
-        again = subprocess.run(command, env=env, capture_output=True, text=True)
+        again = invoke(*args, env=env)
         assert "Nothing to publish" in again.stdout
-        elsewhere = [*command[:-1], "org/other"]
-        denied = subprocess.run(elsewhere, env=env | {"HF_TOKEN": "hf_wrong"}, capture_output=True, text=True)
+        denied = invoke(*args[:-1], "org/other", env=env | {"HF_TOKEN": "hf_wrong"})
         assert denied.returncode == 1 and "did not accept the token" in denied.stderr
         assert "hf_secret" not in done.stdout + done.stderr + denied.stdout + denied.stderr
-    missing = subprocess.run(
-        [PYTHON, "-m", "dataset_builder", "publish", str(tmp_path / "nope"), "--repo-id", REPO],
-        capture_output=True,
-        text=True,
-    )
+    missing = invoke("publish", str(tmp_path / "nope"), "--repo-id", REPO)
     assert missing.returncode == 2
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import DUMPS, PYTHON, SPLIT_ROWS, hub_env
+from conftest import DUMPS, PYTHON, SPLIT_ROWS, Ran, hub_env, invoke
 from hub_server import HubServer
 from huggingface_hub import DatasetCard
 
@@ -55,10 +55,8 @@ def project(root: Path, names: list[str]) -> Path:
     return root
 
 
-def run(cwd: Path, hub: HubServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = hub_env(hub, cwd.parent / "home")
-    command = [PYTHON, "-m", "dataset_builder", *args]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+def run(cwd: Path, hub: HubServer, *args: str) -> Ran:
+    return invoke(*args, cwd=cwd, env=hub_env(hub, cwd.parent / "home"))
 
 
 def printed(code: str, hub: HubServer, home: Path) -> Any:
