@@ -200,8 +200,9 @@ def test_the_fast_verdict_agrees_with_pandera_on_every_check_at_its_bounds() -> 
         table = batch(**overrides)
         verdicts.append(all_rows_pass(table))
         assert verdicts[-1] == pandera_passes(table), overrides
-        mixed = pa.concat_tables([valid, table, valid])
-        assert all_rows_pass(mixed) == pandera_passes(mixed) == verdicts[-1], overrides
+        # The verdict is made of row-wise checks only (`_all_pass` gives up on any other), so the row
+        # among valid ones decides as it does alone.
+        assert all_rows_pass(pa.concat_tables([valid, table, valid])) == verdicts[-1], overrides
     assert True in verdicts and False in verdicts
     assert all_rows_pass(paper_schema().arrow.empty_table())
     assert not all_rows_pass(valid.drop_columns(["upvotes"]))  # not the paper schema: pandera decides
