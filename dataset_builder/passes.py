@@ -91,14 +91,34 @@ def scan_files(
         _FileScan(path, batch_size, near, _shifted(group_progress, at))
         for (path, _), at in zip(jobs, offsets, strict=True)
     ]
-    items = [list(scan.batches()) for scan in scans]
+    read = [list(scan.read_batches()) for scan in scans]
+    # The group's titles keyed at once, then each batch made a table with its share.
+    papers = [batch for parsed in read for batch in parsed if len(batch.lines)]
+    whole_keys = title_keys(pa.chunked_array([c for b in papers for c in b.titles.chunks], pa.string()))
+    whole_hashes = key_hashes(whole_keys)
+    whole_ids, at = paper_ids(whole_hashes), 0
+    items: list[list[_Prepared]] = []
+    for scan, parsed in zip(scans, read, strict=True):
+        items.append([])
+        for batch in parsed:
+            rows = slice(at, at + len(batch.lines))
+            items[-1].append(scan.prepare(batch, whole_keys[rows], whole_hashes[rows], whole_ids[rows]))
+            at = rows.stop
     tables = [item.table for batches in items for item in batches if item.table is not None]
     passed = all_rows_pass(pa.concat_tables(tables)) if tables else True
+    # When every paper passes, none is dropped: what the keys take of them is derived for all at once.
+    whole = _Derived.of(pa.concat_tables(tables), whole_keys, near) if passed and tables else None
+    at = 0
     for scan, batches, (_, spill) in zip(scans, items, jobs, strict=True):
         with _spill_writer(spill) as writer:
             for item in batches:
-                failed = not passed and item.table is not None
-                scan.take(item, check(item.table, scan.shown) if failed else [], writer)
+                if item.table is None:
+                    scan.take(item, [], writer)
+                elif whole is not None:
+                    scan.take(item, [], writer, whole.rows(at, at + item.table.num_rows))
+                    at += item.table.num_rows
+                else:
+                    scan.take(item, check(item.table, scan.shown), writer)
     return [scan.result() for scan in scans]
 
 
@@ -145,6 +165,33 @@ class _Prepared:
     hashes: npt.NDArray[np.uint64] | None = None
 
 
+@dataclass
+class _Derived:
+    """What the dedup keys take of a batch's valid papers besides their title hashes: abstract and arXiv
+    id hashes and, for near-duplicates, abstract signatures and title forms. Each is per row, so the
+    rows of several batches derived at once are theirs derived one by one."""
+
+    abstracts: npt.NDArray[np.uint64]
+    arxiv: npt.NDArray[np.uint64]
+    signatures: npt.NDArray[np.uint32] | None = None
+    forms: pa.Array | None = None
+
+    @classmethod
+    def of(cls, table: pa.Table, title_keys_of: pl.Series, near: bool) -> _Derived:
+        derived = cls(abstract_hashes(table["abstract"]), arxiv_hashes(table["arxiv_id"]))
+        if near:
+            derived.signatures = neardup.signatures(table["abstract"].combine_chunks())
+            derived.forms = neardup.title_forms(title_keys_of)
+        return derived
+
+    def rows(self, start: int, stop: int) -> _Derived:
+        """The share of rows start..stop."""
+        part = _Derived(self.abstracts[start:stop], self.arxiv[start:stop])
+        if self.signatures is not None and self.forms is not None:
+            part.signatures, part.forms = self.signatures[start:stop], self.forms.slice(start, stop - start)
+        return part
+
+
 class _FileScan:
     """One dump's first pass in two steps, so that a group of small dumps can share one verdict:
     `batches` reads and parses it into tables, `take` keeps a batch's valid papers given its problems."""
@@ -175,20 +222,38 @@ class _FileScan:
 
     def batches(self) -> Iterator[_Prepared]:
         """The dump's batches with their tables and title keys, as it is read."""
-        for batch in _dump_batches(self.path, self.batch_size, self._reading, self._label, self.cap):
-            if not len(batch.lines):
-                yield _Prepared(batch)
-                continue
-            title_keys_of = title_keys(batch.titles)
-            hashes = key_hashes(title_keys_of)
-            table = _table(batch, paper_ids(hashes), self.path.name, self.listed_on)
-            yield _Prepared(batch, table, title_keys_of, hashes)
+        return (self.prepare(batch) for batch in self.read_batches())
+
+    def read_batches(self) -> Iterator[_Batch]:
+        """The dump's batches as parsed."""
+        return _dump_batches(self.path, self.batch_size, self._reading, self._label, self.cap)
+
+    def prepare(
+        self,
+        batch: _Batch,
+        keys: pl.Series | None = None,
+        hashes: npt.NDArray[np.uint64] | None = None,
+        ids: pa.Array | None = None,
+    ) -> _Prepared:
+        """A batch with its table and title keys; `keys`, `hashes` and `ids` when already made (a
+        group's, for all its titles at once)."""
+        if not len(batch.lines):
+            return _Prepared(batch)
+        if keys is None or hashes is None or ids is None:
+            keys = title_keys(batch.titles)
+            hashes = key_hashes(keys)
+            ids = paper_ids(hashes)
+        return _Prepared(batch, _table(batch, ids, self.path.name, self.listed_on), keys, hashes)
 
     def take(
-        self, item: _Prepared, invalid: list[Problem], writer: pa.ipc.RecordBatchFileWriter | None
+        self,
+        item: _Prepared,
+        invalid: list[Problem],
+        writer: pa.ipc.RecordBatchFileWriter | None,
+        derived: _Derived | None = None,
     ) -> None:
         """Count a batch, keep its problems and `invalid` (the schema's, one per failing value), and
-        put its valid papers in the keys (and the spill)."""
+        put its valid papers in the keys (and the spill); `derived` when already made for its rows."""
         batch, found, summary = item.batch, item.batch.problems, self.summary
         summary.read += len(batch.lines) + batch.lost
         summary.rejected += batch.lost
@@ -201,11 +266,13 @@ class _FileScan:
                 good = ~np.isin(lines, np.array(sorted(bad_lines), dtype=np.int64))
                 table, hashes, lines = table.filter(pa.array(good)), hashes[good], lines[good]
                 title_keys_of = title_keys_of.filter(good)
-            self.keys.add(hashes, abstract_hashes(table["abstract"]), lines, arxiv_hashes(table["arxiv_id"]))
+                derived = None  # made for the rows before the invalid ones went
+            if derived is None:
+                derived = _Derived.of(table, title_keys_of, self.near)
+            self.keys.add(hashes, derived.abstracts, lines, derived.arxiv)
             self.keys.add_titles(table["title"].combine_chunks())
-            if self.near:
-                signatures = neardup.signatures(table["abstract"].combine_chunks())
-                self.keys.add_near(signatures, neardup.title_forms(title_keys_of))
+            if derived.signatures is not None and derived.forms is not None:
+                self.keys.add_near(derived.signatures, derived.forms)
             if writer is not None:
                 writer.write_table(table)
         self.problems.extend(sorted(found, key=lambda p: p.line or 0))
