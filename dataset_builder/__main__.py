@@ -1,13 +1,15 @@
 """`python -m dataset_builder`: the same as the `dataset-builder` command, whose entry point is `main`.
 
-Nothing heavy is imported before the Ctrl-C handler is in place: importing the libraries takes a second,
-and a Ctrl-C then must be one line and exit 130, not a traceback. Once a command runs, `cli` handles
-stops itself (staging.stop_on_signals).
+Nothing heavy is imported before the stop handlers are in place: importing the libraries takes a
+second, and a Ctrl-C (or SIGTERM, SIGHUP) then must be one line and exit 128 + the signal, not a
+traceback or a silent death. Once a command runs, `cli` handles stops itself (runner.stop_on_signals).
 """
 
 import os
 import signal
 import sys
+
+from dataset_builder.errors import STOP_SIGNALS  # light: the package's errors and rule registry
 
 
 def _stopped_while_starting(signum: int, frame: object) -> None:
@@ -20,7 +22,8 @@ def _stopped_while_starting(signum: int, frame: object) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    signal.signal(signal.SIGINT, _stopped_while_starting)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stopped_while_starting)
     from dataset_builder.cli import main as run
 
     run()

@@ -67,8 +67,12 @@ class FetchError(DatasetError):
         super().__init__(message, file=file, rule="fetch-failed")
 
 
+# The signals that stop a run: Ctrl-C, `kill`, and SIGHUP when the terminal or SSH session closes.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM stopped the run. A KeyboardInterrupt, so every `except Exception` lets it
+    """One of STOP_SIGNALS stopped the run. A KeyboardInterrupt, so every `except Exception` lets it
     through and every clean-up on the way out runs; `completed` is True when it came after the new
     build was already in place."""
 

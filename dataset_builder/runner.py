@@ -22,10 +22,9 @@ from typing import Any, TypeVar
 import pyarrow as pa
 from tqdm import tqdm
 
-from dataset_builder.errors import Interrupted
+from dataset_builder.errors import STOP_SIGNALS, Interrupted
 
 T = TypeVar("T")
-_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal or SSH session closed
 # mallopt's parameters, from glibc's malloc.h.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
@@ -126,21 +125,21 @@ class _Stops:
 
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """Raise `Interrupted` in the main thread on SIGINT or SIGTERM; later ones are ignored while the
+    """Raise `Interrupted` in the main thread on any of STOP_SIGNALS; later ones are ignored while the
     run cleans up. The previous handlers are restored after the block."""
 
     def stop(signum: int, frame: object) -> None:
         if _Stops.deferring:
             _Stops.pending = signum
             return
-        for other in _STOPS:
+        for other in STOP_SIGNALS:
             signal.signal(other, signal.SIG_IGN)
         raise Interrupted(signum)
 
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers; the caller's own stay in charge
         return
-    previous = {signum: signal.signal(signum, stop) for signum in _STOPS}
+    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
     try:
         yield
     finally:

@@ -125,7 +125,10 @@ def test_sighup_stops_like_sigterm() -> None:
     assert CliRunner().invoke(cli, ["--help"]).exit_code == 0
 
 
-def test_ctrl_c_while_starting_is_one_line_and_exit_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_while_starting_is_one_line_and_exit_128_plus_the_signal(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
     process = subprocess.Popen(
         [PYTHON, "-m", "dataset_builder", "validate", str(DUMPS)],
         stdout=subprocess.PIPE,
@@ -136,7 +139,7 @@ def test_ctrl_c_while_starting_is_one_line_and_exit_130(tmp_path: Path) -> None:
     deadline = time.monotonic() + 60
     while "libarrow" not in maps.read_text():  # importing the libraries: the command has not started
         assert process.poll() is None and time.monotonic() < deadline
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
-    assert len(stderr.strip().splitlines()) == 1 and stderr.startswith("Interrupted (SIGINT)")
+    assert process.returncode == 128 + signum, stderr
+    assert len(stderr.strip().splitlines()) == 1 and stderr.startswith(f"Interrupted ({signum.name})")
