@@ -1,8 +1,9 @@
-"""The two passes over one dump, as worker processes run them.
+"""The two passes over one dump, as the build's worker threads run them.
 
 `scan_file` reads, parses and validates a dump, keeps its dedup keys and spills its valid papers to an
-Arrow file; `write_split` writes the kept ones from the spill into the split's shards. This module
-imports only what those need, so a worker process starts without `datasets` and `huggingface_hub`.
+Arrow file (`scan_files` does it for a group of small dumps at once); `write_split` writes the kept
+ones from the spill into the split's shards. This module imports only what those need: neither
+`datasets` nor `huggingface_hub`.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from dataset_builder.read import sha256_of
 # push_to_hub's defaults (datasets.config): 500 MB shards, content-defined chunking so that the Hub's
 # storage only re-uploads changed chunks, and a page index for readers that skip pages.
 DEFAULT_MAX_SHARD_BYTES = 500 * 1000 * 1000
-# datasets.config.DEFAULT_CDC_OPTIONS, spelled out so worker processes need not import datasets
+# datasets.config.DEFAULT_CDC_OPTIONS, spelled out so that a build need not import datasets
 # (tests/test_shards.py checks that they agree).
 CDC_OPTIONS = {"min_chunk_size": 256 * 1024, "max_chunk_size": 1024 * 1024, "norm_level": 0}
 # Row groups far below the dataset viewer's limit: a viewer page reads one row group.
