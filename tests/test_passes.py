@@ -69,3 +69,18 @@ def test_a_group_reports_its_bytes_as_one_job(tmp_path: Path) -> None:
     told: list[int] = []
     scan_files([(path, None) for path in paths], 50, progress=lambda done, papers: told.append(done))
     assert told == sorted(told) and told[-1] == sum(path.stat().st_size for path in paths)
+
+
+def test_a_group_without_papers_reports_each_dump_as_alone(tmp_path: Path) -> None:
+    """Empty, header-only, binary and blank dumps in one group: no table, no verdict, the same problems."""
+    names = ["empty.txt", "header_only.txt", "binary.txt", "blank_lines_only.txt"]
+    paths = [Path(shutil.copy(CORPUS / name, tmp_path)) for name in names]
+    alone = [scan_file(path, None, 50) for path in paths]
+    grouped = scan_files([(path, None) for path in paths], 50)
+    assert [seen(scan) for scan in grouped] == [seen(scan) for scan in alone]
+    assert [[p.rule for p in scan.problems] for scan in grouped] == [
+        ["empty-file"],
+        ["no-papers"],
+        ["binary-file"],
+        ["no-papers"],
+    ]
