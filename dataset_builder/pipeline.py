@@ -323,7 +323,7 @@ def _scan(
 
 def _groups(sizes: Sequence[int]) -> list[list[int]]:
     """The dumps' indices in jobs of the first pass: a run of small dumps (passes.SMALL_DUMP_BYTES) in
-    groups of up to passes.SMALL_GROUP, which share one schema verdict; every other dump alone."""
+    groups of up to passes.SMALL_GROUP, scanned together (passes.scan_files); every other dump alone."""
     groups: list[list[int]] = []
     for index, size in enumerate(sizes):
         small = size <= SMALL_DUMP_BYTES
