@@ -51,16 +51,25 @@ _SLICE_BYTES = 2_400_000  # text signed at once (see `signatures`): 2,000 abstra
 _CHUNK = 100_000  # candidate pairs scored at once (see `scored_pairs`)
 EMPTY = np.uint32(0xFFFFFFFF)  # marks a bin no shingle fell into, until `_densify` fills it
 _SEED = 0x5EED
+_ROTATION = np.uint32(0x9E3779B9)  # what `_densify` adds to a value a bin further from its source
 _NOT_ALNUM = re.compile(r"[\W_]")
 # The ASCII characters a title's form turns into white space: one table for the byte translation of
 # `_title_form` and the regex of `title_forms`.
 _ASCII_SEPARATORS = bytes(c for c in range(128) if not chr(c).isalnum())
 _ASCII_FORM = bytes(32 if c in _ASCII_SEPARATORS else c for c in range(256))
-_ASCII_SEPARATOR_RUN = "[" + "".join(f"\\x{c:02x}" for c in _ASCII_SEPARATORS) + "]+"
+_ANY = "[" + "".join(f"\\x{c:02x}" for c in _ASCII_SEPARATORS) + "]"
+_NOT_SPACE = "[" + "".join(f"\\x{c:02x}" for c in _ASCII_SEPARATORS if c != 32) + "]"
+# A run of separators other than one space (which its form keeps as it is): two or more, or one that
+# is not a space. Matching only these, not every space between words, made `title_forms` 2.4x faster.
+_ASCII_SEPARATOR_RUN = f"{_ANY}{{2,}}|{_NOT_SPACE}"
 _BIN_SHIFT = np.uint64(64 - SIGNATURE_SIZE.bit_length() + 1)  # top log2(K) bits choose the bin
 _MULTIPLIERS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
 
-assert BANDS * ROWS <= SIGNATURE_SIZE and SIGNATURE_SIZE & (SIGNATURE_SIZE - 1) == 0 and SIGNATURE_SIZE < 128
+assert (
+    BANDS * ROWS <= SIGNATURE_SIZE
+    and SIGNATURE_SIZE & (SIGNATURE_SIZE - 1) == 0
+    and 8 <= SIGNATURE_SIZE < 128
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,20 +140,24 @@ def _densify(table: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
     Rotation densification (Shrivastava & Li 2014): two abstracts fill a bin alike about as often as they
     share a shingle, so short abstracts keep all K values usable for bands and the estimate. Every
     abstract has at least one shingle (an empty one hashes its one empty word).
+
+    An empty bin's value is its right neighbour's (densified) plus one `_ROTATION` step, so a walk from
+    right to left, twice round the K bins, fills every sparse row at once, a column at a time (1.7x
+    faster than finding each bin's source and distance as (rows, 2K) arrays).
     """
     sparse = np.flatnonzero((table == EMPTY).any(axis=1))  # few: abstracts have ~200 shingles
     if len(sparse) == 0:
         return table
     rows = table[sparse]
     filled = rows != EMPTY
-    k = SIGNATURE_SIZE
-    # Column numbers fit a byte (2K <= 255): 8x less memory to go through than int64, 2x faster.
-    column, none = np.arange(2 * k, dtype=np.uint8), np.uint8(2 * k)
-    columns = np.where(np.concatenate([filled, filled], axis=1), column, none)
-    nearest = np.minimum.accumulate(columns[:, ::-1], axis=1)[:, ::-1][:, :k]  # next filled, 0..2K-1
-    distance = (nearest - column[:k]).astype(np.uint32)
-    source = np.take_along_axis(rows, nearest % np.uint8(k), axis=1)
-    table[sparse] = np.where(filled, rows, source + distance * np.uint32(0x9E3779B9))
+    value = np.zeros(len(sparse), dtype=np.uint32)  # each row's value for the bin right of the current one
+    for walked in range(2 * SIGNATURE_SIZE - 1, -1, -1):  # the first round only finds the values
+        column = walked % SIGNATURE_SIZE
+        value += _ROTATION
+        np.copyto(value, rows[:, column], where=filled[:, column])
+        if walked < SIGNATURE_SIZE:
+            rows[:, column] = value
+    table[sparse] = rows
     return table
 
 
@@ -157,8 +170,12 @@ def abstract_similarity(
     a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32], equal: npt.NDArray[np.bool_] | None = None
 ) -> npt.NDArray[np.float64]:
     """Estimated Jaccard of row pairs: the share of equal values. `equal`, an array of a's shape to
-    compare into, saves allocating one."""
-    return np.asarray(np.equal(a, b, out=equal).sum(axis=1) / SIGNATURE_SIZE, dtype=np.float64)
+    compare into, saves allocating one.
+
+    The equal values are counted 64 at a time: a row of booleans is K bytes of 0 or 1, so the bits set
+    in its 8-byte words add up to its count (2x faster than summing booleans)."""
+    words = np.equal(a, b, out=equal).view(np.uint64)
+    return np.asarray(np.bitwise_count(words).sum(axis=1) / SIGNATURE_SIZE, dtype=np.float64)
 
 
 class Titles(NamedTuple):
@@ -420,7 +437,7 @@ def _title_form(key: str) -> str:
 
 def title_forms(keys: pl.Series) -> pa.Array:
     """`_title_form` of every title key (`keys.title_keys`), in bulk: ASCII keys by one regex made
-    from `_ASCII_SEPARATORS` (1.8x faster than a Python call per title), the others one by one."""
+    from `_ASCII_SEPARATORS` (4x faster than a Python call per title), the others one by one."""
     forms = keys.str.replace_all(_ASCII_SEPARATOR_RUN, " ").str.strip_chars(" ")
     other = keys.str.len_bytes() != keys.str.len_chars()
     if other.any():

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -235,6 +236,25 @@ def test_the_plan_carries_the_skipped_count() -> None:
     assert plan.near_skipped == neardup.find_pairs(neardup.signatures(abstracts), titles).skipped > 0
 
 
+def test_densify_fills_each_empty_bin_from_the_next_filled_one_by_its_distance() -> None:
+    """The column walk equals the definition, bin by bin: an empty bin takes the value of the next
+    filled bin to its right (round to the first), plus its distance times the rotation step."""
+    rng = np.random.default_rng(3)
+    k = neardup.SIGNATURE_SIZE
+    table = rng.integers(0, 2**32 - 1, (400, k), dtype=np.uint32)
+    for row, empty in enumerate(rng.integers(0, k, len(table))):  # 0 to K - 1 empty bins a row
+        table[row, rng.choice(k, empty, replace=False)] = neardup.EMPTY
+    table[0, 1:] = neardup.EMPTY  # one filled bin, the first
+    table[1, :-1] = neardup.EMPTY  # one filled bin, the last
+    expected = table.copy()
+    for row, values in enumerate(table):
+        for column in np.flatnonzero(values == neardup.EMPTY):
+            distance = next(d for d in range(1, k) if values[(column + d) % k] != neardup.EMPTY)
+            source = int(values[(column + distance) % k])
+            expected[row, column] = (source + distance * int(neardup._ROTATION)) % 2**32
+    assert np.array_equal(neardup._densify(table.copy()), expected)
+
+
 def test_distinct_values_match_numpy_unique_across_part_boundaries() -> None:
     """Repeats are dropped in place, part by part: a run crossing a part boundary stays one value."""
     rng = np.random.default_rng(0)
@@ -254,6 +274,8 @@ def test_title_forms_in_bulk_equal_the_per_title_form_for_every_ascii_character(
         titles += [c, f"a{c}b", f"{c}{c}x{c}{c}", f"Word{c} {c}Next", f"caf\u00e9{c}b"]
     titles += ["Deep  Learning:  A-Study", "\uff24eep\u00a0LEARNING\u2014for \uff38", "tab\there", ""]
     titles += ["Stra\u00dfe \u2013 Weg", "\u0130stanbul_2024", "\ufb01 ligature", "  ", "x\u200by"]
+    rng = random.Random(7)  # runs of separators mixed with single spaces, as the regex tells them apart
+    titles += ["".join(rng.choices("ab  -:_.\t", k=rng.randint(1, 12))) for _ in range(2000)]
     expected = [neardup._title_form(title_key(title)) for title in titles]
     assert neardup.title_forms(title_keys(pa.array(titles))).to_pylist() == expected
     assert neardup.Titles.of(pa.chunked_array([titles[:300], titles[300:]])).forms.to_pylist() == expected
