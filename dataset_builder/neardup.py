@@ -359,11 +359,10 @@ def scored_pairs(
         raise ValueError(f"{len(signatures)} signatures but {len(forms)} titles")
     codes, skipped = _candidate_codes(signatures, pool)
     n = len(signatures)
-    # Per row, once, when a close candidate first needs it: its title's form as a Python string.
     # Candidates are scored _CHUNK at a time, start to end: 16M of them (1M templated papers) held as
-    # pairs, scores and title inputs took over 1 GB.
-    known = np.zeros(n, dtype=bool)
-    form_of = np.empty(n, dtype=object)
+    # pairs, scores and title inputs took over 1 GB. The titles of a chunk's close pairs are made
+    # Python strings for that chunk only: kept for every row that needed one, they were 100 MB at the
+    # peak of 1M templated papers, and making them again was no slower.
     parts: list[tuple[npt.NDArray[np.int64], ...]] = []
     # The signatures of a chunk's pairs are gathered into the same buffers each time: fresh 13 MB
     # arrays per chunk were mapped and unmapped by malloc (as the command sets it), 1.9 s of page
@@ -388,16 +387,11 @@ def scored_pairs(
 
     chunks = -(-len(codes) // _CHUNK)
     for earlier, later, scores in _ahead(close_pairs, chunks, pool):
-        rows = _distinct(np.concatenate([earlier, later]))
-        new = rows[~known[rows]]
-        if len(new):
-            known[new] = True
-            form_of[new] = forms.take(pa.array(new)).to_pylist()
         differ = title_ids[earlier] != title_ids[later]  # equal keys are exact dedup's case
         earlier, later, scores = earlier[differ], later[differ], scores[differ]
         similarity = process.cpdist(
-            form_of[earlier],
-            form_of[later],
+            forms.take(earlier).to_pylist(),
+            forms.take(later).to_pylist(),
             scorer=Indel.normalized_similarity,
             score_cutoff=title_threshold,  # below it: 0, sooner
             dtype=np.float64,
@@ -447,12 +441,6 @@ def title_forms(keys: pl.Series) -> pa.Array:
         odd = other.arg_true()
         forms = forms.scatter(odd, [_title_form(key) for key in keys.gather(odd).to_list()])
     return forms.to_arrow()
-
-
-def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """The sorted distinct values: `np.unique` by a plain sort (numpy 2.4's hashing unique took 4 s for
-    3M candidate codes)."""
-    return _drop_repeats(np.sort(values))
 
 
 def _drop_repeats(ordered: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
