@@ -51,6 +51,7 @@ class SplitWriter:
         self.max_shard_bytes = max_shard_bytes
         self.row_group_bytes = min(ROW_GROUP_BYTES, max_shard_bytes)
         self._pending: list[pa.Table] = []
+        self._pending_sizes: list[np.ndarray] = []  # `_row_bytes` of each pending table, made once
         self._pending_bytes = 0
         self._parts: list[Path] = []
         self._writer: pq.ParquetWriter | None = None
@@ -65,8 +66,11 @@ class SplitWriter:
         """Buffer rows and write every full row group."""
         if table.num_rows == 0:
             return
-        self._pending.append(table.cast(self.schema))
-        self._pending_bytes += _text_bytes(table)
+        table = table.cast(self.schema)
+        sizes = _row_bytes(table)
+        self._pending.append(table)
+        self._pending_sizes.append(sizes)
+        self._pending_bytes += int(sizes.sum())
         if self._pending_bytes >= self.row_group_bytes:
             self._flush(final=False)
 
@@ -89,7 +93,8 @@ class SplitWriter:
         if not self._pending:
             return
         rows = pa.concat_tables(self._pending)
-        sizes = np.cumsum(_row_bytes(rows))
+        row_sizes = np.concatenate(self._pending_sizes)
+        sizes = np.cumsum(row_sizes)
         start, consumed = 0, 0
         while start < rows.num_rows:
             end = int(np.searchsorted(sizes, consumed + self.row_group_bytes, side="right"))
@@ -101,6 +106,7 @@ class SplitWriter:
             self._write_group(group, int(sizes[end - 1]) - consumed)
             start, consumed = end, int(sizes[end - 1])
         self._pending = [rows.slice(start)] if start < rows.num_rows else []
+        self._pending_sizes = [row_sizes[start:]] if start < rows.num_rows else []
         self._pending_bytes = int(sizes[-1]) - consumed
 
     def _write_group(self, group: pa.Table, text_bytes: int) -> None:
@@ -160,7 +166,3 @@ def _row_bytes(table: pa.Table) -> np.ndarray:
         elif not pa.types.is_list(column.type):
             total += column.type.byte_width
     return total
-
-
-def _text_bytes(table: pa.Table) -> int:
-    return int(_row_bytes(table).sum())
