@@ -20,6 +20,7 @@ resumes after it, so one stray line never shifts the records behind it.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -168,8 +169,13 @@ def code_of(text: str) -> Code:
     return Code.FOOTER if is_footer(text) else kind_code(text)
 
 
-_UI_ARRAY = pa.array(sorted(_UI), pa.string())
-_FOOTER_ARRAY = pa.array(sorted(_FOOTER), pa.string())
+@functools.cache
+def _word_sets() -> tuple[tuple[pa.Array, Code], ...]:
+    """The footer and UI words as Arrow arrays with their codes, for `classify`. Made on first use, not
+    at import: pyarrow's first `pa.array` call imports pandas (0.25 s), which a command that parses
+    nothing (`--help`) should not pay."""
+    footer, ui = (pa.array(sorted(words), pa.string()) for words in (_FOOTER, _UI))
+    return (footer, Code.FOOTER), (ui, Code.UI)
 
 
 def classify(texts: pa.Array, length: npt.NDArray[np.int32] | None = None) -> npt.NDArray[np.int8]:
@@ -196,7 +202,7 @@ def classify(texts: pa.Array, length: npt.NDArray[np.int32] | None = None) -> np
         sub = texts.take(pa.array(short))
         ascii_ = pc.string_is_ascii(sub).to_numpy(zero_copy_only=False)
         folded = pc.replace_substring(pc.ascii_lower(sub), " ", "")
-        for words, code in ((_FOOTER_ARRAY, Code.FOOTER), (_UI_ARRAY, Code.UI)):
+        for words, code in _word_sets():
             codes[short[pc.is_in(folded, words).to_numpy(zero_copy_only=False) & ascii_]] = code
         date = pc.match_substring_regex(sub, DATE_LABEL).to_numpy(zero_copy_only=False)
         codes[short[date & ascii_]] = Code.DATE
