@@ -65,7 +65,11 @@ _ASCII_SEPARATOR_RUN = f"{_ANY}{{2,}}|{_NOT_SPACE}"
 _BIN_SHIFT = np.uint64(64 - SIGNATURE_SIZE.bit_length() + 1)  # top log2(K) bits choose the bin
 _MULTIPLIERS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
 
-assert BANDS * ROWS <= SIGNATURE_SIZE and SIGNATURE_SIZE & (SIGNATURE_SIZE - 1) == 0 and SIGNATURE_SIZE < 128
+assert (
+    BANDS * ROWS <= SIGNATURE_SIZE
+    and SIGNATURE_SIZE & (SIGNATURE_SIZE - 1) == 0
+    and 8 <= SIGNATURE_SIZE < 128
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +174,13 @@ def abstract_similarity(
     a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32], equal: npt.NDArray[np.bool_] | None = None
 ) -> npt.NDArray[np.float64]:
     """Estimated Jaccard of row pairs: the share of equal values. `equal`, an array of a's shape to
-    compare into, saves allocating one."""
-    equal_values = np.count_nonzero(np.equal(a, b, out=equal), axis=1)
-    return np.asarray(equal_values / SIGNATURE_SIZE, dtype=np.float64)
+    compare into, saves allocating one.
+
+    The equal values are counted 64 at a time: a row of booleans is K bytes of 0 or 1, so the bits set
+    in its 8-byte words add up to its count. 20% faster than `np.count_nonzero(axis=1)` (3.0 against
+    3.7 ms per 100k pairs): 0.1-0.2 s of the search's 3.5-3.9 s at 1M templated papers."""
+    words = np.equal(a, b, out=equal).view(np.uint64)
+    return np.asarray(np.bitwise_count(words).sum(axis=1) / SIGNATURE_SIZE, dtype=np.float64)
 
 
 class Titles(NamedTuple):
