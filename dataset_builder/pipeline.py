@@ -38,7 +38,7 @@ from dataset_builder.read import dump_paths
 from dataset_builder.records import Problem
 from dataset_builder.report import FileSummary, Report, counted
 from dataset_builder.runner import run_jobs, thread_pool, worker_count
-from dataset_builder.schema import load_in_background, paper_schema
+from dataset_builder.schema import paper_schema
 from dataset_builder.settings import Settings
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES, Shard
 from dataset_builder.staging import check_replaceable, staging_folder, swap, target_of
@@ -277,7 +277,6 @@ def _scan(
     policy: _Policy,
 ) -> _Scan:
     """First pass: read, parse and validate every dump, then plan deduplication across all of them."""
-    loader = load_in_background()  # pandera's import overlaps the first reads
     near = policy.near_duplicates != "off"
     sizes = [path.stat().st_size for path in paths]
     groups = _groups(sizes)
@@ -287,12 +286,8 @@ def _scan(
     ]
     names = [_group_name([paths[i].name for i in group]) for group in groups]
     totals = [sum(sizes[i] for i in group) for group in groups]
-    try:
-        with timed("first pass (read, parse, validate)"):
-            scanned = run_jobs(scan_files, jobs, names, totals, pool, "checking", progress)
-    finally:
-        if loader is not None:
-            loader.join()
+    with timed("first pass (read, parse, validate)"):
+        scanned = run_jobs(scan_files, jobs, names, totals, pool, "checking", progress)
     scans = [scan for group in scanned for scan in group]
     report = Report()
     for scan in scans:

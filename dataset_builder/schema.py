@@ -3,17 +3,14 @@
 Every batch a build validates and every shard it writes uses `paper_schema().arrow`, derived from the
 YAML rather than inferred from data, so `build`, `validate` and the shards cannot disagree.
 
-The checks run on the batch's `pyarrow.Table` itself (`pandera.pyarrow`, no conversion). Importing
-pandera is the slowest step of a short run, and the Arrow schema needs none of it: `paper_schema()`
-reads the YAML with pyarrow alone, `load_in_background()` starts the import while the first dumps are
-read, and `check` waits for it.
-
-pandera's `validate` costs 20-40 ms a call whatever the rows (per column, it retries an import and
-builds frames), which a build of 1,000 small daily dumps paid 1,000 times. So `check` first asks one
-narwhals expression made of pandera's own check functions (the same `Check`s: no rule is written
-twice) whether every row passes, 3-8 ms a call (a seventh of `validate` on a small batch, a third on
-50,000 rows); only a batch with a failure goes through `validate`, for its failure cases.
-tests/test_schema.py proves the two agree.
+Importing pandera (with pandas, which it imports whatever API is used) costs about a second of CPU and
+100 MB, more than checking every batch of a 200,000-paper build, and its `validate` 20-40 ms a call
+whatever the rows (per column, it retries an import and builds frames), which a build of 1,000 small
+daily dumps paid 1,000 times. So `check` first asks `all_rows_pass`: the YAML's checks evaluated with
+pyarrow alone, each as pandera evaluates it on an Arrow table (through narwhals, whose Arrow backend
+calls the same pyarrow kernels; `ROW_CHECKS`). Only a batch with a failure imports pandera and goes
+through its `validate`, whose failure cases make the problems. tests/test_schema.py proves the two
+agree at every check's bounds; a check the table does not have makes pandera decide every batch.
 """
 
 from __future__ import annotations
@@ -21,6 +18,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,27 +95,6 @@ def schema_of(spec: dict[str, Any]) -> PaperSchema:
     return PaperSchema(str(spec["version"]), pa.schema(fields), descriptions, spec)
 
 
-def load_in_background() -> threading.Thread | None:
-    """Start importing pandera and building the checks in a thread, unless done: the import (about a
-    second) then overlaps reading the first dumps, whose Arrow kernels and file reads release the GIL.
-    `check` waits for it; an error in the thread is raised again by `check`'s own attempt. The caller
-    joins the thread it gets before it returns, so no thread outlives a library call."""
-    if _build_pandera_schema.cache_info().currsize:
-        return None
-    thread = threading.Thread(target=_try_loading, name="dataset-builder-schema")
-    thread.start()
-    return thread
-
-
-def _try_loading() -> None:
-    """Build the checks in the background; an error is raised again by `check`'s own attempt."""
-    try:
-        _pandera_schema()
-        all_rows_pass(paper_schema().arrow.empty_table())
-    except Exception:  # `check` calls _pandera_schema again and raises it there
-        return
-
-
 def _pandera_schema() -> Any:
     with _LOCK:  # one import and one schema, whichever thread asks first
         return _build_pandera_schema()
@@ -132,44 +109,77 @@ def _build_pandera_schema() -> Any:
     return checks
 
 
-@functools.cache
-def _all_pass() -> Any:
-    """One narwhals expression, true when every row passes every check of the pandera schema: each
-    column's built-in checks (pandera's own narwhals functions; nulls pass, as pandera skips them)
-    and its not-null rule. None when a check has no such function or a column must be unique: then
-    `validate` alone decides (a check of the whole frame, a grouped or element-wise one too)."""
-    with _LOCK:
-        import narwhals.stable.v1 as nw
-        from pandera.backends.narwhals import builtin_checks
+def _str_length(
+    values: pa.ChunkedArray,
+    min_value: int | None = None,
+    max_value: int | None = None,
+    exact_value: int | None = None,
+) -> pa.ChunkedArray | None:
+    lengths = pc.utf8_length(values)  # characters, as narwhals' `str.len_chars` on Arrow
+    if exact_value is not None:
+        return pc.equal(lengths, exact_value)
+    if min_value is None and max_value is None:
+        return None  # pandera refuses such a check: let it say so
+    low = pc.greater_equal(lengths, min_value) if min_value is not None else None
+    high = pc.less_equal(lengths, max_value) if max_value is not None else None
+    return high if low is None else low if high is None else pc.and_(low, high)
 
-        schema = _pandera_schema()
-        if schema.checks or schema.unique:
+
+def _str_matches(values: pa.ChunkedArray, pattern: str) -> pa.ChunkedArray:
+    return pc.match_substring_regex(values, pattern if pattern.startswith("^") else f"^{pattern}")
+
+
+def _greater_than_or_equal_to(values: pa.ChunkedArray, min_value: Any) -> pa.ChunkedArray:
+    return pc.greater_equal(values, min_value)
+
+
+# pandera's built-in checks that `all_rows_pass` evaluates itself, by the name the YAML gives them: each
+# computes what pandera's narwhals function (pandera.backends.narwhals.builtin_checks) computes on an
+# Arrow table, with the YAML's arguments. A null result (a null value) passes, as pandera skips nulls.
+ROW_CHECKS: dict[str, Callable[..., pa.ChunkedArray | None]] = {
+    "str_length": _str_length,
+    "str_matches": _str_matches,
+    "greater_than_or_equal_to": _greater_than_or_equal_to,
+}
+# A check as the YAML gives it: the function and its arguments after the column's values.
+_RowCheck = tuple[Callable[..., pa.ChunkedArray | None], tuple[Any, ...], dict[str, Any]]
+
+
+@functools.cache
+def _row_checks() -> tuple[tuple[str, bool, tuple[_RowCheck, ...]], ...] | None:
+    """(column, nullable, checks) for every column of the YAML, or None when pandera must decide: a
+    check `ROW_CHECKS` does not have, or a column that must be unique (not a row-wise check)."""
+    columns = []
+    for name, column in paper_schema().spec["columns"].items():
+        if column.get("unique"):
             return None
-        rules = []
-        for name, column in schema.columns.items():
-            values = nw.col(name)
-            if column.unique:
+        checks: list[_RowCheck] = []
+        for key, value in column.items():
+            if key in _COLUMN_KEYS:
+                continue
+            if key not in ROW_CHECKS:
                 return None
-            if not column.nullable:
-                rules.append(~values.is_null())
-            for rule in column.checks:
-                function = vars(builtin_checks).get(rule.name)
-                if function is None or rule.groupby is not None or rule.element_wise or not rule.ignore_na:
-                    return None
-                rules.append(function(values, **rule.statistics) | values.is_null())
-        return nw.all_horizontal(*rules).all() if rules else None
+            args, kwargs = ((), value) if isinstance(value, dict) else ((value,), {})
+            checks.append((ROW_CHECKS[key], args, kwargs))
+        columns.append((name, bool(column.get("nullable", False)), tuple(checks)))
+    return tuple(columns)
 
 
 def all_rows_pass(table: pa.Table) -> bool:
     """True only when every row passes every check (pandera's `validate` would raise nothing); False
-    also when unsure (a table not of exactly the paper schema)."""
-    rule = _all_pass()
-    if rule is None or not table.schema.equals(paper_schema().arrow):
+    also when unsure (a table not of exactly the paper schema). Imports no pandera."""
+    columns = _row_checks()
+    if columns is None or not table.schema.equals(paper_schema().arrow):
         return False
-    with _LOCK:  # narwhals imports its backends on first use, as pandera does
-        import narwhals.stable.v1 as nw
-
-        return bool(nw.from_native(table).select(rule).item())
+    for name, nullable, checks in columns:
+        values = table[name]
+        if values.null_count and not nullable:
+            return False
+        for function, args, kwargs in checks:
+            passed = function(values, *args, **kwargs)
+            if passed is None or not pc.all(passed, min_count=0).as_py():
+                return False
+    return True
 
 
 def pandera_schema_of(schema: PaperSchema) -> Any:
@@ -204,13 +214,13 @@ def check(table: pa.Table, file: str, first_row: int | None = None) -> list[Prob
     Problems name `file` and, per failing row, its `source_line` (a batch of a dump) or, with
     `first_row`, its row number counted from there (a batch of a Parquet shard).
     """
+    if all_rows_pass(table):
+        return []
     schema = _pandera_schema()
     import pandera.errors
 
     try:
         with _LOCK:  # pandera imports an optional backend in every validation (see _LOCK)
-            if all_rows_pass(table):
-                return []
             schema.validate(table, lazy=True)
     except pandera.errors.SchemaErrors as errors:
         return _problems(table, errors.failure_cases, file, first_row)

@@ -16,10 +16,10 @@ from dataset_builder.errors import DatasetError
 from dataset_builder.records import RULES
 from dataset_builder.resources import resource
 from dataset_builder.schema import (
+    ROW_CHECKS,
     SCHEMA_PATH,
     all_rows_pass,
     check,
-    load_in_background,
     pandera_schema_of,
     paper_schema,
     schema_of,
@@ -142,14 +142,6 @@ def test_the_arrow_schema_needs_no_pandera_import() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_checks_loaded_in_the_background_are_the_ones_check_uses() -> None:
-    loader = load_in_background()
-    if loader is not None:
-        loader.join()
-    assert check(batch(title="ab"), "d.txt")[0].rule == "title-length"
-    assert paper_schema().pandera is paper_schema().pandera
-
-
 def test_checks_run_in_several_threads_at_once() -> None:
     """pandera retries importing an optional backend in every validation: unserialized, four threads
     checking at once failed within 1 to 130 checks each (AttributeError inside pandera)."""
@@ -177,6 +169,34 @@ def pandera_passes(table: pa.Table) -> bool:
     except pandera.errors.SchemaErrors:
         return False
     return True
+
+
+def test_each_check_the_verdict_evaluates_computes_what_panderas_own_function_does() -> None:
+    """`ROW_CHECKS` restates pandera's built-in checks in pyarrow: each must give, value by value, what
+    pandera's narwhals function gives on the same Arrow column, for the arguments the YAML could use."""
+    import narwhals.stable.v1 as nw
+    from pandera.backends.narwhals import builtin_checks
+
+    texts = pa.chunked_array([["", "a", "ab", "abc", "é" * 2, "e\u0301", "x1", "1x", "X", None]])
+    numbers = pa.chunked_array([[-1, 0, 1, 5, None]], pa.int32())
+    cases: list[tuple[str, pa.ChunkedArray, dict[str, object]]] = [
+        ("str_length", texts, {"min_value": 2}),
+        ("str_length", texts, {"max_value": 2}),
+        ("str_length", texts, {"min_value": 1, "max_value": 2}),
+        ("str_length", texts, {"exact_value": 2}),
+        ("str_matches", texts, {"pattern": "x"}),
+        ("str_matches", texts, {"pattern": "^[a-z]$"}),
+        ("str_matches", texts, {"pattern": r"\d"}),
+        ("str_matches", texts, {"pattern": "(?i)x|a"}),
+        ("greater_than_or_equal_to", numbers, {"min_value": 0}),
+        ("greater_than_or_equal_to", numbers, {"min_value": 1}),
+    ]
+    assert {name for name, _, _ in cases} == set(ROW_CHECKS)
+    for name, values, arguments in cases:
+        ours = ROW_CHECKS[name](values, **arguments)
+        expression = getattr(builtin_checks, name)(nw.col("v"), **arguments)
+        theirs = nw.from_native(pa.table({"v": values})).select(expression).to_native().column(0)
+        assert ours is not None and ours.to_pylist() == theirs.to_pylist(), (name, arguments)
 
 
 def test_the_fast_verdict_agrees_with_pandera_on_every_check_at_its_bounds() -> None:
