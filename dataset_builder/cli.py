@@ -25,6 +25,7 @@ import click
 
 from dataset_builder.dedup import CONFLICT_POLICIES, NEAR_DUPLICATE_POLICIES
 from dataset_builder.errors import DatasetError, Interrupted, InvalidInput, PublishError
+from dataset_builder.hub import defaults as hub_defaults  # light: no Hub client
 from dataset_builder.layout import DEFAULT_REPO_ID, DISTRIBUTION
 from dataset_builder.pipeline import DEFAULT_BATCH_SIZE, build, validate_dumps
 from dataset_builder.records import Problem, hide_passwords
@@ -147,10 +148,18 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
 _TIMEOUT = click.option(
     "--timeout",
     type=float,
-    default=60.0,
+    default=hub_defaults.TIMEOUT,
     show_default=True,
     callback=_seconds,
     help="Seconds a Hub request may go without an answer before it fails (and, if safe, is retried).",
+)
+_RETRIES = click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=hub_defaults.TRIES - 1,
+    show_default=True,
+    help="Times a failed Hub request is sent again, after a wait that doubles each time (or the wait the "
+    "Hub asks for), before the command gives up; 0 fails at once.",
 )
 
 
@@ -451,6 +460,7 @@ def validate_command(
 @click.option("--message", help="Commit message. Default: a count of added, updated and deleted files.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the papers it changes; send nothing.")
 @_TIMEOUT
+@_RETRIES
 @_FORMAT
 @click.pass_context
 def publish_command(
@@ -466,6 +476,7 @@ def publish_command(
     message: str | None,
     dry_run: bool,
     timeout: float,
+    retries: int,
     fmt: str,
 ) -> None:
     """Release the project's dumps to the Hub in one commit: build dist/ if it is missing or out of
@@ -516,7 +527,7 @@ def publish_command(
             delete_unlisted=delete_unlisted,
             sources=sources,
             progress=progress,
-            retries=Retries(timeout=timeout),
+            retries=Retries(tries=retries + 1, timeout=timeout),
             endpoint=_endpoint(),
         )
     _echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else result.summary())
@@ -540,6 +551,7 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date 
 )
 @click.option("--refresh", is_flag=True, help="Fetch days already fetched again; replace changed ones.")
 @_TIMEOUT
+@_RETRIES
 @click.pass_context
 def fetch_command(
     ctx: click.Context,
@@ -549,6 +561,7 @@ def fetch_command(
     out: Path | None,
     refresh: bool,
     timeout: float,
+    retries: int,
 ) -> None:
     """Fetch the Hub's Daily Papers listing: one dump per day with papers, each line one paper as the
     API sends it. The endpoint comes from HF_ENDPOINT, the (optional) token from HF_TOKEN or the login.
@@ -570,7 +583,7 @@ def fetch_command(
             days_between(first, last),
             out or _settings().input,
             refresh=refresh,
-            retries=Retries(timeout=timeout),
+            retries=Retries(tries=retries + 1, timeout=timeout),
             progress=_progress(ctx),
             endpoint=_endpoint(),
         )

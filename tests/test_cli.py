@@ -151,8 +151,9 @@ def hostile_runs(tmp_path: Path, dist: Path) -> list[list[str]]:
         ["nonsense"],
     ]
     doubled = [[*prefix, *run] for run in runs for prefix in ([], ["--verbose"]) if "--verbose" not in run]
-    # conftest's HF_ENDPOINT is a closed port: 7 s of retries, so once, and in JSON
-    return [*doubled, ["publish", str(dist), "--repo-id", "org/name", "--dry-run", "--format", "json"]]
+    # conftest's HF_ENDPOINT is a closed port; retried, it would wait 7 s
+    unreachable = ["publish", str(dist), "--repo-id", "org/name", "--dry-run", "--retries", "0"]
+    return [*doubled, [*unreachable, "--format", "json"]]
 
 
 def test_no_command_ever_prints_a_traceback(built: BuildResult, tmp_path: Path) -> None:
@@ -199,8 +200,11 @@ def test_a_password_in_hf_endpoint_and_the_token_are_never_printed(
             )
             outputs.append(done.stdout + done.stderr)
         closed = env | {"HF_ENDPOINT": "http://user:s3cr3t-pw@127.0.0.1:9"}
-        done = subprocess.run(
-            [*command, "--repo-id", "org/papers"], env=closed, capture_output=True, text=True
+        done = subprocess.run(  # one retry: its log line names the Hub too
+            [*command, "--repo-id", "org/papers", "--retries", "1"],
+            env=closed,
+            capture_output=True,
+            text=True,
         )
         assert done.returncode == 1 and "could not reach the Hub at http://***@127.0.0.1:9" in done.stderr
         outputs.append(done.stdout + done.stderr)

@@ -307,10 +307,11 @@ def test_cli_failures_are_one_line_with_exit_1_and_no_traceback(hub: HubServer, 
     assert "/api/daily_papers?p=0&limit=50&date=2026-01-05: HTTP 429; retrying in 0 s (try 2 of 4)" in (
         limited.stderr
     )
-    hub.stop()  # the same address, now closed: the connection is refused, retried, then given up
-    unreachable = run_process(hub, tmp_path, "--date", "2026-01-05")
+    hub.stop()  # the same address, now closed: the connection is refused, and not retried when so told
+    unreachable = run_process(hub, tmp_path, "--date", "2026-01-05", "--retries", "0")
     assert unreachable.returncode == 1
     assert f"Error: 2026-01-05: could not reach the Hub at {hub.url} (ConnectError" in unreachable.stderr
+    assert "), not retried; " in unreachable.stderr and "retrying" not in unreachable.stderr
     for done in (limited, unreachable):
         assert "Traceback" not in done.stderr and "This is a bug" not in done.stderr
 

@@ -33,13 +33,12 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 from huggingface_hub.utils import _http as hf_http  # for default_client_factory, which is not exported
 
+from dataset_builder.hub.defaults import CONNECT_TIMEOUT, TIMEOUT, TRIES
 from dataset_builder.records import hide_passwords
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 60.0  # seconds without a byte from the Hub before a request fails
-CONNECT_TIMEOUT = 10.0  # seconds to open a connection (at most the timeout)
 _RETRIED_STATUSES = frozenset({408, 500, 502, 503, 504})  # for idempotent requests
 _TRANSIENT = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
 
@@ -49,7 +48,7 @@ def timeout_of(seconds: float) -> httpx2.Timeout:
     return httpx2.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT))
 
 
-def client_factory(seconds: float = DEFAULT_TIMEOUT) -> Callable[[], httpx2.Client]:
+def client_factory(seconds: float = TIMEOUT) -> Callable[[], httpx2.Client]:
     """A factory for `huggingface_hub.set_client_factory`: huggingface_hub's default client (which has no
     timeout at all), with timeouts."""
 
@@ -72,26 +71,29 @@ class GaveUp(Exception):
     def describe(self, endpoint: str = "") -> str:
         """What happened, e.g. `rate limited by the Hub (HTTP 429): still refused, after 4 tries and 63 s
         of waiting`; `endpoint` (shown without a password) says which Hub could not be reached."""
+        every = " every time"
         if self.status == 429:
-            what = "rate limited by the Hub (HTTP 429): still refused"
+            what, every = "rate limited by the Hub (HTTP 429)", ": still refused"
         elif self.status is not None:
-            what = f"the Hub failed on its side (HTTP {self.status}) every time"
+            what = f"the Hub failed on its side (HTTP {self.status})"
         elif isinstance(self.error, httpx2.TimeoutException):
-            what = f"the Hub did not answer in time ({type(self.error).__name__}) every time"
+            what = f"the Hub did not answer in time ({type(self.error).__name__})"
         else:
             at = f" at {hide_passwords(endpoint)}" if endpoint else ""
-            what = f"could not reach the Hub{at} ({type(self.error).__name__}: {self.error}) every time"
-        return f"{what}, after {self.tries} tries and {self.waited:.0f} s of waiting"
+            what = f"could not reach the Hub{at} ({type(self.error).__name__}: {self.error})"
+        if self.tries == 1:
+            return f"{what}, not retried"
+        return f"{what}{every}, after {self.tries} tries and {self.waited:.0f} s of waiting"
 
 
 @dataclass(frozen=True)
 class Retries:
     """How long a Hub request may take and how it is retried; `sleep` is injectable for tests."""
 
-    tries: int = 4
+    tries: int = TRIES  # attempts in all; 1 never retries
     base_wait: float = 1.0  # the first backoff; doubled each time
     max_wait: float = 60.0  # cap on any single wait, backoff or Retry-After
-    timeout: float = DEFAULT_TIMEOUT
+    timeout: float = TIMEOUT
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 
     def call(self, fn: Callable[..., T], *args: Any, idempotent: bool, **kwargs: Any) -> T:
