@@ -109,7 +109,9 @@ class HubServer:
         self.stalled = threading.Event()  # set when a request starts stalling
         (root / "blobs").mkdir(parents=True, exist_ok=True)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # `stop` waits for the serving loop to look at its flag: every 0.5 s by default, which the ~150
+        # tests that start a stand-in would spend waiting (0.25 s each on average).
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -528,6 +530,9 @@ class HubServer:
 def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes: with Nagle's algorithm the body waits for the
+        # client's delayed ACK of the headers (40 ms a request on Linux), as no real Hub makes it wait.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: tests read `hub.requests` instead."""
