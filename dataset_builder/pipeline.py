@@ -35,7 +35,7 @@ from dataset_builder.layout import (
 )
 from dataset_builder.passes import SMALL_DUMP_BYTES, SMALL_GROUP, read_rows, scan_files, write_split
 from dataset_builder.read import dump_paths
-from dataset_builder.records import Problem
+from dataset_builder.records import Problem, StrPath
 from dataset_builder.report import FileSummary, Report, counted
 from dataset_builder.runner import run_jobs, thread_pool, worker_count
 from dataset_builder.schema import paper_schema
@@ -82,7 +82,7 @@ class BuildResult:
         return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
 
 
-def find_dumps(inputs: Iterable[Path]) -> list[Path]:
+def find_dumps(inputs: StrPath | Iterable[StrPath]) -> list[Path]:
     """The dump files named by INPUT arguments (files, or folders of `*.txt` and `*.jsonl`), sorted by
     file name.
 
@@ -108,7 +108,7 @@ class _Scan:
 
 
 def validate_dumps(
-    inputs: Iterable[Path] = (DEFAULT_INPUT,),
+    inputs: StrPath | Iterable[StrPath] = DEFAULT_INPUT,
     batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int | None = None,
     *,
@@ -125,8 +125,8 @@ def validate_dumps(
 
 
 def build(
-    inputs: Iterable[Path] = (DEFAULT_INPUT,),
-    out: Path = DEFAULT_OUT,
+    inputs: StrPath | Iterable[StrPath] = DEFAULT_INPUT,
+    out: StrPath = DEFAULT_OUT,
     *,
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -150,6 +150,7 @@ def build(
     """
     from dataset_builder.card import hub_schema, render_card  # imports huggingface_hub
 
+    out = Path(out)
     paths, path_problems = dump_paths(inputs)
     check_replaceable(out)
     count = worker_count(workers, len(paths))

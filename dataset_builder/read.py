@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from dataset_builder.errors import DatasetError
 from dataset_builder.layout import DUMP_SUFFIXES
-from dataset_builder.records import Line, Problem
+from dataset_builder.records import Line, Problem, StrPath
 
 # Far above the longest abstract the schema allows (10,000 characters): a longer line is not a dump
 # line. Only its start is kept, so a huge single-line file stays cheap.
@@ -117,8 +117,9 @@ def read_dump(path: Path) -> Iterator[Line | Problem]:
         yield from piece.items(str(path))
 
 
-def dump_paths(inputs: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
-    """The readable dump files INPUT arguments name, and a problem for each path that is not one.
+def dump_paths(inputs: StrPath | Iterable[StrPath]) -> tuple[list[Path], list[Problem]]:
+    """The readable dump files INPUT arguments name (one path, or several), and a problem for each
+    path that is not one.
 
     A folder contributes its `*.txt` and `*.jsonl` files (the suffix in any case: `.TXT` too). Only
     regular files are dumps: a FIFO or device is never opened, a folder named `x.txt` or a broken link
@@ -126,7 +127,7 @@ def dump_paths(inputs: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     """
     found: dict[str, Path] = {}
     problems: list[Problem] = []
-    for given in inputs:
+    for given in map(Path, [inputs] if isinstance(inputs, str | os.PathLike) else inputs):
         if given.is_dir():
             paths = sorted(p for p in given.iterdir() if p.suffix.lower() in DUMP_SUFFIXES)
             if not paths:

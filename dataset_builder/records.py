@@ -5,8 +5,13 @@ Nothing here imports another module of the package."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
+from typing import TypeAlias
+
+# A path as a caller may give it: "dumps", Path("dumps"), or any os.PathLike.
+StrPath: TypeAlias = str | os.PathLike[str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,16 +24,17 @@ from dataset_builder.layout import (
     shard_path,
 )
 from dataset_builder.read import sha256_of
-from dataset_builder.records import Problem
+from dataset_builder.records import Problem, StrPath
 from dataset_builder.report import FileSummary, Report
 from dataset_builder.schema import check, paper_schema
 
 _READ_ROWS = 10_000
 
 
-def verify_dist(dist: Path, progress: bool = False) -> Report:
+def verify_dist(dist: StrPath, progress: bool = False) -> Report:
     """Check a build output folder; every disagreement is a Problem in the report. `progress` draws a
     bar (shards checked) on stderr."""
+    dist = Path(dist)
     if not dist.is_dir():
         raise DatasetError(f"{dist}: no such folder; build it first with `dataset-builder build`")
     report = Report()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
-from conftest import PYTHON, ROOT
+from conftest import DUMPS, PYTHON, ROOT
 
 import dataset_builder
 
@@ -102,3 +103,14 @@ def test_unknown_names_are_attribute_errors() -> None:
         text=True,
     )
     assert run.returncode == 1 and "has no attribute 'no_such_name'" in run.stderr
+
+
+def test_paths_may_be_strings_and_one_input_need_not_be_a_list(tmp_path: Path) -> None:
+    """As in a notebook: `build("dumps", "dist")` means what `build([Path("dumps")], Path("dist"))` does
+    (a bare string is one input, not a sequence of one-letter paths)."""
+    dumps, out = str(DUMPS), str(tmp_path / "dist")
+    assert dataset_builder.find_dumps(dumps) == dataset_builder.find_dumps([DUMPS])
+    assert dataset_builder.validate_dumps(dumps).ok
+    built = dataset_builder.build(dumps, out, near_duplicates="off")
+    assert built.out == Path(out) and built.report.total("read") == 642
+    assert dataset_builder.verify_dist(out).ok

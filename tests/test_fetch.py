@@ -67,7 +67,8 @@ def fetch(
     hub: HubServer, out: Path, days: list[date], waits: Waits | None = None, **options: Any
 ) -> FetchResult:
     retries = (waits if waits is not None else Waits()).retries(**options.pop("policy", {}))
-    return fetch_days(days, out, endpoint=hub.url, retries=retries, **options)
+    # `out` as a notebook may give it (the CLI gives a Path)
+    return fetch_days(days, str(out), endpoint=hub.url, retries=retries, **options)
 
 
 @pytest.fixture

@@ -27,9 +27,10 @@ WRITES = ("POST", "PUT")
 
 
 def push(dist: Path, hub: HubServer, waits: list[float] | None = None, **options: Any) -> PublishResult:
-    """Publish to the stand-in; the waits between retries go to `waits` instead of sleeping."""
+    """Publish to the stand-in; the waits between retries go to `waits` instead of sleeping. `dist` as
+    a notebook may give it, a string (the CLI gives a Path)."""
     retries = Retries(sleep=(waits if waits is not None else []).append)
-    return publish(dist, REPO, endpoint=hub.url, token="hf_test", retries=retries, **options)
+    return publish(str(dist), REPO, endpoint=hub.url, token="hf_test", retries=retries, **options)
 
 
 def local_files(dist: Path) -> dict[str, bytes]:

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from dataset_builder.errors import FetchError
 from dataset_builder.hub.http import DEFAULT_RETRIES, GaveUp, Retries, timeout_of
-from dataset_builder.records import hide_passwords
+from dataset_builder.records import StrPath, hide_passwords
 
 PAGE_SIZE = 50  # list_daily_papers' default `limit`; a full page means there may be another
 SUFFIX = ".jsonl"
@@ -83,7 +83,7 @@ def days_between(since: date, until: date) -> list[date]:
 
 def fetch_days(
     days: list[date],
-    out: Path,
+    out: StrPath,
     *,
     refresh: bool = False,
     endpoint: str | None = None,
@@ -98,6 +98,7 @@ def fetch_days(
     HF_TOKEN or the saved login). Raises FetchError naming the day when the Hub cannot be reached, keeps
     failing or refusing, or sends something that is not a list of papers.
     """
+    out = Path(out)
     endpoint = HfApi(endpoint=endpoint).endpoint
     headers = build_hf_headers(token=token)
     out.mkdir(parents=True, exist_ok=True)

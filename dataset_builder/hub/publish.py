@@ -45,7 +45,7 @@ from dataset_builder.hub.release import (
 )
 from dataset_builder.hub.remote import hashes, open_pr_with, remote_card, remote_changes
 from dataset_builder.layout import CARD, SHARD_DIR
-from dataset_builder.records import hide_passwords
+from dataset_builder.records import StrPath, hide_passwords
 from dataset_builder.settings import check_repo_id
 from dataset_builder.timing import log_since, timed
 from dataset_builder.verify import verify_dist
@@ -133,7 +133,7 @@ class PublishResult:
 
 
 def publish(
-    dist: Path,
+    dist: StrPath,
     repo_id: str,
     *,
     private: bool = False,
@@ -145,7 +145,7 @@ def publish(
     endpoint: str | None = None,
     tag: str | None = None,
     allow_removals: bool = False,
-    sources: Sequence[Path] | None = None,
+    sources: Sequence[StrPath] | None = None,
     progress: bool = False,
     retries: Retries = DEFAULT_RETRIES,
     delete_unlisted: bool = False,
@@ -166,6 +166,7 @@ def publish(
     (a repository or branch created for this attempt stays, as created). When the answer to the commit
     is lost, the branch is read back: if it holds the build, the result says so (`recovered`).
     """
+    dist = Path(dist)
     check_repo_id(repo_id)
     if tag is not None:
         check_tag(tag)
@@ -178,7 +179,7 @@ def publish(
     report = verify_dist(dist, progress=progress)
     if not report.ok:
         raise InvalidInput(report)
-    if sources is not None and (reason := stale(dist, sources)) is not None:
+    if sources is not None and (reason := stale(dist, [Path(s) for s in sources])) is not None:
         raise PublishError(f"{reason}; nothing was published")
     shards = {f.name: f.sha256 for f in report.files}
     api = RetryingHfApi(endpoint=endpoint, token=token, retries=retries)
