@@ -3,14 +3,15 @@
 Every batch a build validates and every shard it writes uses `paper_schema().arrow`, derived from the
 YAML rather than inferred from data, so `build`, `validate` and the shards cannot disagree.
 
-Importing pandera (with pandas, which it imports whatever API is used) costs about a second of CPU and
-100 MB, more than checking every batch of a 200,000-paper build, and its `validate` 20-40 ms a call
-whatever the rows (per column, it retries an import and builds frames), which a build of 1,000 small
-daily dumps paid 1,000 times. So `check` first asks `all_rows_pass`: the YAML's checks evaluated with
-pyarrow alone, each as pandera evaluates it on an Arrow table (through narwhals, whose Arrow backend
-calls the same pyarrow kernels; `ROW_CHECKS`). Only a batch with a failure imports pandera and goes
-through its `validate`, whose failure cases make the problems. tests/test_schema.py proves the two
-agree at every check's bounds; a check the table does not have makes pandera decide every batch.
+Importing pandera and making its checks ready costs a command about 0.8 s of CPU and 20 MB (beyond
+pandas, which pyarrow loads anyway), more than checking every batch of a 200,000-paper build, and its
+`validate` 20-40 ms a call whatever the rows (per column, it retries an import and builds frames),
+which a build of 1,000 small daily dumps paid 1,000 times. So `check` first asks `all_rows_pass`: the
+YAML's checks evaluated with pyarrow alone, each as pandera evaluates it on an Arrow table (through
+narwhals, whose Arrow backend calls the same pyarrow kernels; `ROW_CHECKS`). Only a batch with a
+failure imports pandera and goes through its `validate`, whose failure cases make the problems.
+tests/test_schema.py proves the two agree at every check's bounds; a check the table does not have
+makes pandera decide every batch.
 """
 
 from __future__ import annotations
