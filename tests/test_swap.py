@@ -3,16 +3,14 @@ on a mount point too, and a previous build that a killed swap moved aside is put
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import DUMPS, PYTHON, ROOT, tmpfs_at
+from conftest import DUMPS, PYTHON, synthetic, tmpfs_at
 
 from dataset_builder import staging
 from dataset_builder.errors import DatasetError, InvalidInput
@@ -89,10 +87,6 @@ def test_the_swap_refuses_when_the_user_wrote_into_out_meanwhile(
 
 @pytest.fixture(scope="module")
 def big_dump(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    spec = importlib.util.spec_from_file_location("synthetic", ROOT / "benchmarks" / "synthetic.py")
-    assert spec is not None and spec.loader is not None
-    synthetic = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(synthetic)
     folder = tmp_path_factory.mktemp("big") / "dumps"
     synthetic.generate(folder, 60_000, files=1)
     return folder
@@ -104,10 +98,12 @@ def test_files_written_into_out_during_a_build_are_kept_and_the_build_fails(
     out = Path(shutil.copytree(built.out, tmp_path / "dist"))
     command = [PYTHON, "-m", "dataset_builder", "build", str(big_dump), "--out", str(out), "-q"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
     while not list(tmp_path.glob(f".dist-build-{process.pid}-*/.spill/*.arrow")):
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.02)
+        try:  # waits on the build between looks; one that never starts is the test's timeout
+            process.wait(timeout=0.02)
+        except subprocess.TimeoutExpired:
+            continue
+        raise AssertionError(f"the build ended before files were added: {process.communicate()}")
     (out / "NOTES.md").write_text("my notes")
     (out / "data" / "important.csv").write_text("id\n1\n")
     before = snapshot(out)
