@@ -70,6 +70,10 @@ def scan_file(
 # Dumps this small (a day's page is about 60 KB) are scanned SMALL_GROUP at a time by `scan_files`.
 SMALL_DUMP_BYTES = 256 * 1024
 SMALL_GROUP = 32
+# The second pass reads consecutive spill batches together until they hold this many papers: a dump's
+# parser chunks (a paper read line by line, then the rest as arrays) are separate batches, and writing
+# one to the shards costs about 1 ms whatever its rows. A full batch (`batch_size`) is read alone.
+SLAB_PAPERS = 1_000
 
 
 def scan_files(
@@ -326,13 +330,11 @@ def write_split(
     writer = SplitWriter(root, split, schema, max_shard_bytes)
     start = written = 0
     with pa.OSFile(str(spill)) as source:  # not memory-mapped: mapped pages would count as resident
-        reader = pa.ipc.open_file(source)
-        for i in range(reader.num_record_batches):
-            batch = reader.get_batch(i)
-            keep = file_plan.keep[start : start + batch.num_rows]
+        for slab in _slabs(pa.ipc.open_file(source)):
+            keep = file_plan.keep[start : start + slab.num_rows]
             kept = (np.flatnonzero(keep) + start).tolist()  # Python ints: the dicts' keys
             also_in = [file_plan.also_in.get(index, ()) for index in kept]  # no new object a row
-            table = pa.Table.from_batches([batch]).filter(pa.array(keep))
+            table = slab.filter(pa.array(keep))
             if abstracts and not abstracts.keys().isdisjoint(kept):
                 texts = table.column(2).to_pylist()
                 texts = [abstracts.get(index, text) for index, text in zip(kept, texts, strict=True)]
@@ -341,13 +343,25 @@ def write_split(
                 filled = {row: fills[index] for row, index in enumerate(kept) if index in fills}
                 table = _filled(table, filled)
             writer.write(table.set_column(5, "also_in", pa.array(also_in, pa.list_(pa.string()))))
-            start += batch.num_rows
+            start += slab.num_rows
             written += table.num_rows
             if progress is not None:
                 progress(written, table.num_rows)
     if start != len(file_plan.keep):
         raise DatasetError(f"{spill}: holds {start} papers, expected {len(file_plan.keep)}")
     return writer.close()
+
+
+def _slabs(reader: pa.ipc.RecordBatchFileReader) -> Iterator[pa.Table]:
+    """The spill's batches in order, consecutive ones together until they hold SLAB_PAPERS papers."""
+    held: list[pa.RecordBatch] = []
+    for i in range(reader.num_record_batches):
+        held.append(reader.get_batch(i))
+        if sum(batch.num_rows for batch in held) >= SLAB_PAPERS:
+            yield pa.Table.from_batches(held)
+            held = []
+    if held:
+        yield pa.Table.from_batches(held)
 
 
 def _filled(table: pa.Table, fills: dict[int, dict[str, Any]]) -> pa.Table:
