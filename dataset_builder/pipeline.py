@@ -53,6 +53,18 @@ DEFAULT_BATCH_SIZE = 10_000
 _SPILL_DIR = ".spill"
 
 
+# A summary names this many dumps at most: years of daily dumps would fill the terminal (the JSON report
+# and the card have every one).
+SUMMARY_NAMES = 10
+
+
+def _listed(items: list[str]) -> str:
+    """`items` joined by commas; past SUMMARY_NAMES, the first ones and how many more."""
+    if len(items) <= SUMMARY_NAMES:
+        return ", ".join(items)
+    return ", ".join(items[: SUMMARY_NAMES - 1]) + f", and {len(items) - SUMMARY_NAMES + 1:,} more"
+
+
 def _spill_name(index: int) -> str:
     return f"{index:05d}.arrow"
 
@@ -69,9 +81,9 @@ class BuildResult:
         """The paragraph printed at the end of a build, wrapped at `width` without breaking a name."""
         report = self.report
         size = sum(s.size for shards in self.splits.values() for s in shards)
-        rows = ", ".join(f"{name} {sum(s.rows for s in shards):,}" for name, shards in self.splits.items())
+        rows = _listed([f"{name} {sum(s.rows for s in shards):,}" for name, shards in self.splits.items()])
         empty = [f.name for f in report.files if f.split is None]
-        skipped = f" Nothing from {', '.join(empty)}: all its papers were duplicates." if empty else ""
+        skipped = f" Nothing from {_listed(empty)}: all its papers were duplicates." if empty else ""
         near = report.near_duplicates
         found = f"; found {counted(len(near), 'near-duplicate')}" if near else ""
         text = (

@@ -36,6 +36,10 @@ def test_a_build_of_a_thousand_daily_dumps_has_configs_of_one_split_and_a_card_u
     assert set(card.configs) == {"default", "all"}
     assert all(len(splits) <= MAX_SPLITS for splits in card.configs.values())
     assert card.rows == {"train": 1000} and len(card.dumps) == len(card.shards) == 1000
+    # the summary names a few dumps, not a thousand
+    summary = " ".join(result.summary().split())
+    assert "wrote 1,000 rows (2022_01_01 1, 2022_01_02 1," in summary
+    assert "2022_01_09 1, and 991 more) to" in summary and "2022_01_10" not in summary
     papers = datasets.load_dataset(str(result.out), split="train", cache_dir=str(tmp_path / "cache"))
     assert papers.num_rows == 1000 and papers[999]["title"] == f"Paper of {days(1000)[-1]}"
 
