@@ -270,12 +270,11 @@ def step(state: State, code: Code, following: Code) -> tuple[State, Emit]:
             emit = Emit.BROKEN if state.after_abstract else Emit.ORPHAN_ABSTRACT
             return state._replace(after_abstract=True), emit
         return state._replace(title=True, after_abstract=False), Emit.TITLE
-    # A waiting title meets another title, or a title-sized line that does not end like a sentence
-    # followed by an abstract-like line, long or short (its own: the waiting title has none). Running
-    # text (PROSE), or a line whose rest follows (REST), is the waiting title's abstract, broken.
-    if following is not Code.REST and (
-        code in _SURELY_TITLE or (code is Code.MID and following in _ABSTRACT_LIKE)
-    ):
+    # A waiting title meets another title, or a title-sized line that does not end like a sentence and
+    # has none in it (MID: it reads as a title; were it this title's abstract cut short, the problem
+    # says to join it). Running text (PROSE), or a line whose rest follows (REST), is the waiting
+    # title's abstract, broken.
+    if following is not Code.REST and (code in _SURELY_TITLE or code is Code.MID):
         return state, Emit.ORPHAN_TITLE
     return state._replace(title=False, after_abstract=True), Emit.PAPER
 

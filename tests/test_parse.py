@@ -101,6 +101,22 @@ def test_a_short_abstract_followed_by_a_title_still_pairs() -> None:
     assert papers(results) == [("Alpha", 1), ("Beta", 3)]
 
 
+def test_a_dump_of_titles_alone_is_refused_line_by_line_not_paired_title_with_title() -> None:
+    """Titles of 50-300 characters are as long as a short abstract: without a full stop or a sentence
+    in them they are titles, so a copy that lost every abstract is orphan titles, not papers."""
+    titles = [
+        "Scaling Laws for Sparse Mixture of Experts Language Models at Trillion Scale",
+        "A Survey of Retrieval Augmented Generation for Long Context Question Answering",
+        "Emergence of Hidden Capabilities in Diffusion Models Trained on Synthetic Data",
+        "How Connectivity Structure Shapes Rich and Lazy Learning in Neural Circuits",
+    ]
+    results = run(titles, blank_lines=True)
+    assert papers(results) == []
+    assert problems(results) == [("orphan-title", line) for line in (1, 3, 5, 7)]
+    first = next(r for r in results if isinstance(r, Problem))
+    assert "line 3 looks like the next title (or it starts this title's abstract" in first.message
+
+
 def test_orphan_title_at_end_of_file() -> None:
     results = run(["Alpha", abstract("alpha"), "Dangling"])
     assert problems(results) == [("orphan-title", 3)]
@@ -379,7 +395,10 @@ def test_the_pairing_of_every_pair_of_codes_after_a_paper() -> None:
     waiting = State(False, True, False, False)
     assert step(waiting, Code.MID, Code.DOT)[1] is Emit.ORPHAN_TITLE
     assert step(waiting, Code.PROSE, Code.LONG)[1] is Emit.PAPER
-    assert step(waiting, Code.MID, Code.TITLE)[1] is Emit.PAPER
+    # A title-sized line with no full stop and no sentence in it reads as the next title, whatever
+    # follows: a dump of titles alone is refused, not read as papers whose abstracts are titles.
+    assert step(waiting, Code.MID, Code.TITLE)[1] is Emit.ORPHAN_TITLE
+    assert step(waiting, Code.MID, Code.END)[1] is Emit.ORPHAN_TITLE
     assert step(waiting, Code.TITLE, Code.REST)[1] is Emit.PAPER  # a short first part, its rest next
 
 
