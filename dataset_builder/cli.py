@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -140,8 +141,8 @@ def _tag(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
 
 
 def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if value <= 0:
-        raise click.BadParameter("must be positive")
+    if not 0 < value < math.inf:  # false for nan too
+        raise click.BadParameter("must be a positive number of seconds")
     return value
 
 

@@ -83,13 +83,14 @@ class BuildResult:
         size = sum(s.size for shards in self.splits.values() for s in shards)
         rows = _listed([f"{name} {sum(s.rows for s in shards):,}" for name, shards in self.splits.items()])
         empty = [f.name for f in report.files if f.split is None]
-        skipped = f" Nothing from {_listed(empty)}: all its papers were duplicates." if empty else ""
+        their = "its" if len(empty) == 1 else "their"
+        skipped = f" Nothing from {_listed(empty)}: all {their} papers were duplicates." if empty else ""
         near = report.near_duplicates
         found = f"; found {counted(len(near), 'near-duplicate')}" if near else ""
+        shown = f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} KB"  # not "0.0 MB"
         text = (
             f"{counted(len(report.files), 'dump')}, {report.accounting()}{found}; wrote "
-            f"{counted(report.total('kept'), 'row')} ({rows}) to "
-            f"{self.out} ({size / 1e6:.1f} MB).{skipped}"
+            f"{counted(report.total('kept'), 'row')} ({rows}) to {self.out} ({shown}).{skipped}"
         )
         return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
 

@@ -54,7 +54,7 @@ def check_repo_id(repo_id: str) -> str:
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
-    if repo_id.count("/") != 1:
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1:
         raise SettingsError(f"{repo_id!r} is not a Hub repository id of the form ORG/NAME")
     try:
         validate_repo_id(repo_id)

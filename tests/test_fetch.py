@@ -293,6 +293,7 @@ def test_cli_fetches_into_out_or_the_settings_input(
         ["--since", "2026-01-06", "--until", "2026-01-05"],
         ["--date", "5 Jan 2026"],
         ["--date", "2026-01-05", "--timeout", "0"],
+        ["--date", "2026-01-05", "--timeout", "nan"],
     ],
 )
 def test_cli_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:

@@ -86,16 +86,21 @@ def test_same_dumps_give_byte_identical_output(built: BuildResult, tmp_path: Pat
 def test_a_dump_of_only_repeats_gets_no_shard_and_is_reported(write_dump: WriteDump, tmp_path: Path) -> None:
     write_dump("a.txt", ["Alpha", abstract("alpha"), "Beta", abstract("beta")])
     write_dump("b.txt", ["Beta", abstract("beta")])
+    write_dump("c.txt", ["Alpha", abstract("alpha")])
     result = build([tmp_path / "dumps"], tmp_path / "out")
     assert list(result.splits) == ["a"]
     assert [(f.name, f.split, f.duplicates) for f in result.report.files] == [
         ("a.txt", "a", 0),
         ("b.txt", None, 1),
+        ("c.txt", None, 1),
     ]
-    assert "Nothing from b.txt" in " ".join(result.summary().split())  # wrapped where the path ends
+    summary = " ".join(result.summary().split())  # wrapped where a path ends
+    assert "Nothing from b.txt, c.txt: all their papers were duplicates." in summary
+    size = sum(s.size for shards in result.splits.values() for s in shards)
+    assert f"to {result.out} ({size / 1000:.0f} KB)." in summary  # a small build's size, not "0.0 MB"
     assert "| none | `b.txt` |" in (result.out / "README.md").read_text()
     dataset = datasets.load_dataset(str(result.out), cache_dir=str(tmp_path / "cache"))
-    assert dataset["train"]["also_in"] == [[], ["b.txt"]]
+    assert dataset["train"]["also_in"] == [["c.txt"], ["b.txt"]]
 
 
 def test_files_that_give_the_same_split_name_are_an_error(write_dump: WriteDump, tmp_path: Path) -> None:
