@@ -30,7 +30,7 @@ from dataset_builder.hub import defaults as hub_defaults  # light: no Hub client
 from dataset_builder.layout import DEFAULT_REPO_ID, DISTRIBUTION
 from dataset_builder.pipeline import DEFAULT_BATCH_SIZE, build, validate_dumps
 from dataset_builder.records import Problem, hide_passwords
-from dataset_builder.report import FORMATS, Report
+from dataset_builder.report import FORMATS, Report, github_annotation
 from dataset_builder.runner import stop_on_signals, use_system_memory
 from dataset_builder.settings import SETTINGS_FILE, Settings, SettingsError, check_repo_id
 from dataset_builder.shards import DEFAULT_MAX_SHARD_BYTES
@@ -206,8 +206,11 @@ def _library_errors(fmt: str, refused: str = "") -> Iterator[None]:
             _echo(refused, err=True)
         sys.exit(1)
     except DatasetError as e:
+        problem = Problem(e.file, None, e.rule, redact(str(e)))
         if fmt == "json":
-            _emit(Report(problems=[Problem(e.file, None, e.rule, str(e))]), fmt)
+            _emit(Report(problems=[problem]), fmt)
+        elif fmt == "github":  # an annotation on the run, besides the error line
+            _echo(github_annotation(problem))
         raise click.ClickException(redact(str(e))) from e
 
 

@@ -219,7 +219,7 @@ class Report:
         if fmt == "json":
             return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
         if fmt == "github":
-            lines = [_github(p) for p in self.problems]
+            lines = [github_annotation(p) for p in self.problems]
             lines += [
                 f"::error file={_escape(f, prop=True)}::{_escape(_omitted(r, n))}"
                 for (f, r), n in self.omitted.items()
@@ -302,9 +302,10 @@ def _github_near(near: NearDuplicate) -> str:
     return f"::warning {props}::{_escape(_near_message(near))}"
 
 
-def _github(problem: Problem) -> str:
-    """A GitHub Actions `::error` command; properties and message escaped as the runner expects."""
-    props = [f"file={_escape(problem.file, prop=True)}"]
+def github_annotation(problem: Problem) -> str:
+    """A GitHub Actions `::error` command; properties and message escaped as the runner expects (no
+    `file` for a problem of no file)."""
+    props = [f"file={_escape(problem.file, prop=True)}"] if problem.file else []
     if problem.line is not None:
         props.append(f"line={problem.line}")
     if problem.column is not None:

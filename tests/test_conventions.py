@@ -19,6 +19,7 @@ from conftest import DUMPS, PYTHON, ROOT, WriteDump, abstract, hub_env, invoke
 from hub_server import HubServer
 
 from dataset_builder.cli import cli
+from dataset_builder.pipeline import BuildResult
 
 FIRST_PASS = "first pass (read, parse, validate)"
 BUILD_STAGES = [FIRST_PASS, "dedup", "near-duplicates", "write", "card"]
@@ -84,6 +85,20 @@ def test_build_format_github_writes_annotations_and_a_notice(tmp_path: Path) -> 
     assert lines[0].startswith(f"::warning file={dumps}/b.txt,line=1,title=near-duplicate::close to")
     assert lines[-1].startswith("::notice::2 dumps, 2 papers read = 2 kept + 0 duplicates removed")
     assert "wrote 2 rows (a 1, b 1)" in lines[-1] and len(lines) == 2
+
+
+def test_a_refusal_under_format_github_is_an_annotation_too(built: BuildResult, tmp_path: Path) -> None:
+    """A refused publish (here: no Hub at conftest's closed port) shows on the workflow run, not only in
+    its log; the password in HF_ENDPOINT stays hidden there too."""
+    env = dict(os.environ, HF_ENDPOINT="http://user:pw-s3cret@127.0.0.1:9", HF_TOKEN="hf_x")
+    done = invoke(
+        "publish", str(built.out), "--repo-id", "org/name", "--retries", "0", "--format", "github", env=env
+    )
+    assert done.returncode == 1
+    assert done.stdout.startswith(
+        "::error title=publish-failed::could not reach the Hub at http://***@127.0.0.1:9"
+    )
+    assert "Error: could not reach the Hub" in done.stderr and "pw-s3cret" not in done.output
 
 
 @pytest.mark.parametrize("command", ["validate", "build"])
