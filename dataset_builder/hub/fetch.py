@@ -198,5 +198,6 @@ def _replace(path: Path, data: bytes) -> None:
 
 def _retry(result: FetchResult) -> str:
     done = len(result.by("written")) + len(result.by("refreshed"))
-    written = f"the {done} day(s) before it were written" if done else "nothing was written"
-    return f"{written}; run fetch again later for the rest"
+    if not done:
+        return "nothing was written; run fetch again later"
+    return f"the {done} day(s) before it were written; run fetch again later for the rest"
