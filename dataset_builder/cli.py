@@ -159,8 +159,9 @@ _RETRIES = click.option(
     type=click.IntRange(min=0),
     default=hub_defaults.TRIES - 1,
     show_default=True,
-    help="Times a failed Hub request is sent again, after a wait that doubles each time (or the wait the "
-    "Hub asks for), before the command gives up; 0 fails at once.",
+    help="Times a failed Hub request is sent again (a commit only if it cannot have been applied), "
+    "after a wait that doubles each time (or the wait the Hub asks for), before the command gives up; "
+    "0 fails at once.",
 )
 
 
