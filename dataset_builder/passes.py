@@ -355,11 +355,13 @@ def write_split(
 def _slabs(reader: pa.ipc.RecordBatchFileReader) -> Iterator[pa.Table]:
     """The spill's batches in order, consecutive ones together until they hold SLAB_PAPERS papers."""
     held: list[pa.RecordBatch] = []
+    papers = 0
     for i in range(reader.num_record_batches):
         held.append(reader.get_batch(i))
-        if sum(batch.num_rows for batch in held) >= SLAB_PAPERS:
+        papers += held[-1].num_rows
+        if papers >= SLAB_PAPERS:
             yield pa.Table.from_batches(held)
-            held = []
+            held, papers = [], 0
     if held:
         yield pa.Table.from_batches(held)
 
