@@ -32,8 +32,8 @@ MAX_LINE_CHARS = 100_000
 # Bytes read at a time: large enough that the per-piece work (a few Python calls) is negligible.
 PIECE_BYTES = 4 << 20
 _SNIFF_BYTES = 4096
-# Bytes an ASCII piece may hold and skip the per-line checks: all but C0 controls (LF aside) and DEL.
-_TEXT_BYTES = bytes(b for b in range(128) if (b >= 0x20 and b != 0x7F) or b == 0x0A)
+# Bytes `_byte_stats` looks at in one go: its temporaries stay well below 1 MiB.
+WINDOW_BYTES = 256 << 10
 # Characters a browser copy carries that the page does not show, removed from every line: soft hyphen,
 # combining grapheme joiner, zero-width space, non-joiner and joiner, left-to-right and right-to-left
 # marks, the bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), word
@@ -202,28 +202,30 @@ def _pieces(
     number = 0  # lines before the current piece, blank ones included
     carry = b""  # the start of a line whose end is not read yet
     size = os.fstat(raw.fileno()).st_size
+    block = bytearray()  # one buffer for the file: the carry, then the bytes read after it
     while True:
         # Room for what is left (at least 64 KiB, should the file grow), not always piece_bytes: zeroing
         # 4 MiB twice for each small file was most of a build of 1,000 one-paper dumps.
         room = min(piece_bytes, max(size - raw.tell() + 1, 64 << 10))
-        block = bytearray(len(carry) + room)  # the carry, then the bytes read, without a copy
+        if len(block) < len(carry) + room:
+            block = bytearray(len(carry) + room)
         block[: len(carry)] = carry
-        read = raw.readinto(memoryview(block)[len(carry) :])
+        read = raw.readinto(memoryview(block)[len(carry) : len(carry) + room])
         if on_read is not None:
             on_read(raw.tell())
         if not read:
             break
-        del block[len(carry) + read :]
-        end = len(block) - 1 if block.endswith(b"\r") else len(block)  # its LF may come next
+        filled = len(carry) + read
+        end = filled - 1 if block[filled - 1] == 0x0D else filled  # its LF may come next
         cut = max(block.rfind(b"\n", 0, end), block.rfind(b"\r", 0, end)) + 1
         if cut:
-            carry = bytes(block[cut:])
+            carry = bytes(block[cut:filled])
             piece, count = _piece(name, number, block, cut)
-        elif len(block) > 4 * (MAX_LINE_CHARS + 1):  # no line end within any line's longest UTF-8
-            problem, carry = _skip_line(name, number + 1, bytes(block), raw, piece_bytes)
+        elif filled > 4 * (MAX_LINE_CHARS + 1):  # no line end within any line's longest UTF-8
+            problem, carry = _skip_line(name, number + 1, bytes(block[:filled]), raw, piece_bytes)
             piece, count = Piece(pa.array([""], pa.string()), np.array([number + 1]), {0: problem}), 1
         else:
-            carry = bytes(block)
+            carry = bytes(block[:filled])
             continue
         number += count
         yield piece
@@ -257,10 +259,11 @@ def _piece(name: str, number: int, block: bytes | bytearray, end: int) -> tuple[
     """The piece of whole lines `block[:end]` whose first line is line `number + 1`, and how many lines
     (blank ones included) it holds. Arrow splits, trims and measures the lines; a line that is not plain
     printable ASCII goes through `_clean`."""
-    if b"\r" in block or not block.isascii():  # the uncommon pieces, as bytes of their own
+    top = int(np.frombuffer(block, np.uint8, end).max())  # the highest byte: ASCII, and is there a DEL
+    ascii_ = top < 0x80
+    if not ascii_ or block.find(b"\r", 0, end) >= 0:  # the uncommon pieces, as bytes of their own
         block = bytes(block[:end]).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         end = len(block)
-    ascii_ = block.isascii()
     if not ascii_:
         try:
             block.decode("utf-8")
@@ -274,11 +277,11 @@ def _piece(name: str, number: int, block: bytes | bytearray, end: int) -> tuple[
         lines = lines.slice(0, len(lines) - 1)
     count = len(lines)
     if ascii_:  # whole-piece tests first: most pieces have no odd byte, double space or padded line
-        data = np.frombuffer(block, np.uint8, end)
         odd = np.zeros(count, dtype=bool)
-        if np.count_nonzero(data < 0x20) > ends_line + count - 1 or data.max() == 0x7F:
+        controls, double_space = _byte_stats(np.frombuffer(block, np.uint8, end))
+        if controls > ends_line + count - 1 or top == 0x7F:
             odd |= pc.invert(pc.ascii_is_printable(lines)).to_numpy(zero_copy_only=False)
-        if _has_double_space(data):
+        if double_space:
             odd |= pc.match_substring(lines, "  ").to_numpy(zero_copy_only=False)
         padded = pc.any(pc.starts_with(lines, " ")).as_py() or pc.any(pc.ends_with(lines, " ")).as_py()
         too_long = _lengths(lines) > MAX_LINE_CHARS
@@ -302,13 +305,25 @@ def _piece(name: str, number: int, block: bytes | bytearray, end: int) -> tuple[
     return Piece(texts, numbers, problems, ascii=ascii_), count
 
 
-def _has_double_space(data: npt.NDArray[np.uint8]) -> bool:
-    """Whether two spaces follow each other anywhere in `data`: as 16-bit words from an even and from
-    an odd byte (numpy compares those far faster than `bytes.find` looks for a two-byte needle; the
-    odd ones copied, as aligned words compare faster still)."""
-    even = data[: len(data) // 2 * 2].view(np.uint16)
-    odd = data[1 : 1 + (len(data) - 1) // 2 * 2].copy().view(np.uint16)
-    return bool((even == 0x2020).any() or (odd == 0x2020).any())
+def _byte_stats(data: npt.NDArray[np.uint8]) -> tuple[int, bool]:
+    """How many bytes of `data` are below 0x20, and whether two spaces follow each other anywhere in it.
+
+    Two spaces are looked for as 16-bit words from an even and from an odd byte (numpy compares those
+    far faster than `bytes.find` looks for a two-byte needle; the odd ones copied, as aligned words
+    compare faster still). Window by window, so that numpy's temporaries stay below the size glibc maps
+    afresh for every allocation under the command (`runner.use_system_memory`): as whole-piece arrays
+    they were a fifth of a build's page faults.
+    """
+    controls = 0
+    double_space = False
+    for start in range(0, len(data), WINDOW_BYTES):
+        controls += int(np.count_nonzero(data[start : start + WINDOW_BYTES] < 0x20))
+        if not double_space:
+            pairs = data[start : start + WINDOW_BYTES + 1]  # one byte more: a pair across the border
+            even = pairs[: len(pairs) // 2 * 2].view(np.uint16)
+            odd = pairs[1 : 1 + (len(pairs) - 1) // 2 * 2].copy().view(np.uint16)
+            double_space = bool((even == 0x2020).any() or (odd == 0x2020).any())
+    return controls, double_space
 
 
 def _lengths(texts: pa.Array) -> npt.NDArray[np.int32]:

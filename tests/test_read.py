@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import WriteDump
 
-from dataset_builder.read import MAX_LINE_CHARS, PIECE_BYTES, read_dump, read_pieces
+from dataset_builder.read import MAX_LINE_CHARS, PIECE_BYTES, WINDOW_BYTES, read_dump, read_pieces
 from dataset_builder.records import Line, Problem
 
 
@@ -144,3 +144,25 @@ def test_a_nul_far_into_a_large_file_is_found_too(write_dump: WriteDump) -> None
     lines[40_000] = "A\x00B"
     results = lines_of(write_dump("big.txt", lines))
     assert [(r.line, r.rule) for r in results if isinstance(r, Problem)] == [(40_001, "control-char")]
+
+
+def test_a_double_space_or_control_byte_on_a_window_border_is_found(write_dump: WriteDump) -> None:
+    # The byte checks run window by window: a pair of spaces split by a border, and a bell in a later
+    # window, are found like any other.
+    filler = "Plain line of text\n" * (WINDOW_BYTES // 19 + 1)
+    before = filler[: WINDOW_BYTES - len("\nDouble ")]  # the pair's first space ends the first window
+    data = (before + "\nDouble  space\n" + filler + "Bell\x07ringing\n").encode()
+    assert data.index(b"  ") == WINDOW_BYTES - 1
+    results = lines_of(write_dump("borders.txt", data))
+    texts = [r.text for r in results if isinstance(r, Line)]
+    assert "Double space" in texts and "Double  space" not in texts
+    assert [r.rule for r in results if isinstance(r, Problem)] == ["control-char"]
+
+
+def test_a_pieces_lines_stay_as_read_while_later_pieces_are_read(write_dump: WriteDump) -> None:
+    # The reader reads every piece of a file into one buffer; no piece keeps pointing into it.
+    lines = [f"Line {i} of the dump" for i in range(2_000)]
+    path = write_dump("buffer.txt", lines)
+    pieces = list(read_pieces(path, 1_000))
+    assert len(pieces) > 20
+    assert [item.text for piece in pieces for item in piece.items(str(path))] == lines
