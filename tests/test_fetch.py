@@ -112,6 +112,13 @@ def test_each_day_becomes_one_dump_of_raw_entries_in_listing_order(
     assert summary.endswith(f"Fetched into {out}: 2 written, 1 empty.")
 
 
+def test_days_without_papers_leave_no_folder_behind(
+    hub: HubServer, listed: dict[date, list[dict[str, Any]]], out: Path
+) -> None:
+    result = fetch(hub, out, [WEDNESDAY])
+    assert result.days == {"2026-01-07": "empty"} and not out.exists()
+
+
 def test_the_file_holds_what_list_daily_papers_reads(
     hub: HubServer, listed: dict[date, list[dict[str, Any]]], out: Path
 ) -> None:
@@ -212,7 +219,7 @@ def test_a_refusal_that_retrying_cannot_fix_fails_at_once(
     with pytest.raises(FetchError, match=r"^2026-01-05: the Hub refused the request \(HTTP 401") as caught:
         fetch(hub, out, [MONDAY])
     assert "fetch needs no token: unset HF_TOKEN or fix it" in str(caught.value)
-    assert page_requests(hub) == 1 and list(out.iterdir()) == []
+    assert page_requests(hub) == 1 and not out.exists()  # nothing written, not even the folder
 
 
 def test_a_stalled_answer_times_out(
@@ -230,7 +237,7 @@ def test_an_entry_the_client_cannot_read_is_refused(hub: HubServer, out: Path) -
     hub.add_papers("2026-01-05", [entry(MONDAY, 0), broken])
     with pytest.raises(FetchError, match=r"2026-01-05: entry 2 is not a paper huggingface_hub can read"):
         fetch(hub, out, [MONDAY])
-    assert list(out.iterdir()) == []
+    assert not out.exists()
 
 
 def test_a_progress_bar_per_day_only_when_asked(

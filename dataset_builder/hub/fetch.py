@@ -94,14 +94,13 @@ def fetch_days(
     """Write the Daily Papers of each of `days` into `out` as `YYYY-MM-DD.jsonl` (see the module).
 
     A day that already has a file is not fetched unless `refresh`; a refreshed file is replaced only when
-    its content changed. A day without papers writes nothing. The token is optional (`token`, else
-    HF_TOKEN or the saved login). Raises FetchError naming the day when the Hub cannot be reached, keeps
-    failing or refusing, or sends something that is not a list of papers.
+    its content changed. A day without papers writes nothing (`out` is made only for a file). The token
+    is optional (`token`, else HF_TOKEN or the saved login). Raises FetchError naming the day when the
+    Hub cannot be reached, keeps failing or refusing, or sends something that is not a list of papers.
     """
     out = Path(out)
     endpoint = HfApi(endpoint=endpoint).endpoint
     headers = build_hf_headers(token=token)
-    out.mkdir(parents=True, exist_ok=True)
     result = FetchResult(out)
     for day in (d.isoformat() for d in days):
         path = result.path(day)
@@ -135,6 +134,7 @@ def fetch_days(
         if existed and path.read_bytes() == data:
             result.days[day] = "unchanged"
             continue
+        out.mkdir(parents=True, exist_ok=True)  # only once there is a file to put in it
         _replace(path, data)
         result.days[day] = "refreshed" if existed else "written"
     return result
