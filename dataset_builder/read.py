@@ -32,8 +32,8 @@ MAX_LINE_CHARS = 100_000
 # Bytes read at a time: large enough that the per-piece work (a few Python calls) is negligible.
 PIECE_BYTES = 4 << 20
 _SNIFF_BYTES = 4096
-# Bytes `_byte_stats` looks at in one go: its temporaries stay well below 1 MiB.
-WINDOW_BYTES = 256 << 10
+# Bytes `_byte_stats` looks at in one go: its temporaries stay below 1 MiB.
+WINDOW_BYTES = 512 << 10
 # Characters a browser copy carries that the page does not show, removed from every line: soft hyphen,
 # combining grapheme joiner, zero-width space, non-joiner and joiner, left-to-right and right-to-left
 # marks, the bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), word
