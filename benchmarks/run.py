@@ -230,7 +230,7 @@ def _with_polars_checks(dumps: Path, out: Path) -> int:
 def _parse_imports() -> None:
     """What the `parse` row does not time, as the reader's target is about reading: the parser's
     imports, and pandas, which pyarrow imports on its first conversion of a list or numpy array (together
-    about 0.5 s of CPU; every other row pays them)."""
+    0.3-0.4 s of CPU; every other row pays them)."""
     import pandas  # noqa: F401
 
     import dataset_builder.parse  # noqa: F401
