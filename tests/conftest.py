@@ -188,3 +188,21 @@ def tmpfs_at(point: Path, size: str) -> Iterator[Path]:
         yield point
     finally:
         subprocess.run(["umount", "-l", str(point)], check=True)
+
+
+def wait_until_working(process: subprocess.Popen[str], out: Path, workers: int) -> Path:
+    """The build's staging folder, once its spill has data (with workers: as many spills as workers).
+
+    Waits on the build itself between looks, so a build that ends early fails the test at once; a
+    build that never starts working is caught by the test's timeout (pyproject.toml)."""
+    while True:
+        for staging in out.parent.glob(f".{out.name}-build-{process.pid}-*"):
+            spills = list((staging / ".spill").glob("*.arrow"))
+            written = [p for p in spills if p.exists() and p.stat().st_size]
+            if len(written) >= workers:
+                return staging
+        try:
+            process.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            continue
+        raise AssertionError(f"the build ended before the test could act: {process.communicate()}")

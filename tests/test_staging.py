@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DUMPS, PYTHON, synthetic
+from conftest import DUMPS, PYTHON, synthetic, wait_until_working
 
 from dataset_builder.cli import cli
 from dataset_builder.errors import DatasetError
@@ -144,24 +144,6 @@ def start_build(dumps: Path, out: Path, *options: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
-
-
-def wait_until_working(process: subprocess.Popen[str], out: Path, workers: int) -> Path:
-    """The build's staging folder, once its spill has data (with workers: as many spills as workers).
-
-    Waits on the build itself between looks, so a build that ends early fails the test at once; a
-    build that never starts working is caught by the test's timeout (pyproject.toml)."""
-    while True:
-        for staging in out.parent.glob(f".{out.name}-build-{process.pid}-*"):
-            spills = list((staging / ".spill").glob("*.arrow"))
-            written = [p for p in spills if p.exists() and p.stat().st_size]
-            if len(written) >= workers:
-                return staging
-        try:
-            process.wait(timeout=0.05)
-        except subprocess.TimeoutExpired:
-            continue
-        raise AssertionError(f"the build ended before it was stopped: {process.communicate()}")
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import DUMPS, PYTHON, synthetic, tmpfs_at
+from conftest import DUMPS, PYTHON, synthetic, tmpfs_at, wait_until_working
 
 from dataset_builder import staging
 from dataset_builder.errors import DatasetError, InvalidInput
@@ -98,12 +98,7 @@ def test_files_written_into_out_during_a_build_are_kept_and_the_build_fails(
     out = Path(shutil.copytree(built.out, tmp_path / "dist"))
     command = [PYTHON, "-m", "dataset_builder", "build", str(big_dump), "--out", str(out), "-q"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    while not list(tmp_path.glob(f".dist-build-{process.pid}-*/.spill/*.arrow")):
-        try:  # waits on the build between looks; one that never starts is the test's timeout
-            process.wait(timeout=0.02)
-        except subprocess.TimeoutExpired:
-            continue
-        raise AssertionError(f"the build ended before files were added: {process.communicate()}")
+    wait_until_working(process, out, 1)
     (out / "NOTES.md").write_text("my notes")
     (out / "data" / "important.csv").write_text("id\n1\n")
     before = snapshot(out)
