@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DUMPS, PYTHON, ROOT, WriteDump, abstract, hub_env
+from conftest import DUMPS, PYTHON, ROOT, WriteDump, abstract, hub_env, invoke
 from hub_server import HubServer
 
 from dataset_builder import cli as cli_module
@@ -187,18 +187,18 @@ def test_an_unexpected_exception_is_one_line_and_the_traceback_only_with_verbose
 
 
 def test_a_password_in_hf_endpoint_and_the_token_are_never_printed(
-    built: BuildResult, tmp_path: Path
+    built: BuildResult, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with HubServer(tmp_path / "hub") as hub:
         endpoint = hub.url.replace("http://", "http://user:s3cr3t-pw@")
         env = hub_env(hub, tmp_path / "home") | {"HF_ENDPOINT": endpoint, "HF_TOKEN": "hf_tok3n_value"}
-        outputs = []
-        for extra in (["--dry-run"], []):
-            command = [PYTHON, "-m", "dataset_builder", "--verbose", "publish", str(built.out)]
-            done = subprocess.run(
-                [*command, "--repo-id", "org/papers", *extra], env=env, capture_output=True, text=True
-            )
-            outputs.append(done.stdout + done.stderr)
+        dry = invoke("--verbose", "publish", str(built.out), "--repo-id", "org/papers", "--dry-run", env=env)
+        assert dry.returncode == 0, dry.output
+        # In a process of its own: its log lines (-v) go to stderr, not to pytest's log capture.
+        command = [PYTHON, "-m", "dataset_builder", "--verbose", "publish", str(built.out)]
+        done = subprocess.run([*command, "--repo-id", "org/papers"], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        outputs = [dry.output + caplog.text, done.stdout + done.stderr]
         closed = env | {"HF_ENDPOINT": "http://user:s3cr3t-pw@127.0.0.1:9"}
         done = subprocess.run(  # one retry: its log line names the Hub too
             [*command, "--repo-id", "org/papers", "--retries", "1"],
@@ -208,7 +208,8 @@ def test_a_password_in_hf_endpoint_and_the_token_are_never_printed(
         )
         assert done.returncode == 1 and "could not reach the Hub at http://***@127.0.0.1:9" in done.stderr
         outputs.append(done.stdout + done.stderr)
-    assert "HTTP Request: GET http://***@127.0.0.1" in outputs[0]  # --verbose logs every request
+    for output in outputs[:2]:  # --verbose logs every request, in the process and in its log records
+        assert "HTTP Request: GET http://***@127.0.0.1" in output
     for output in outputs:
         assert "s3cr3t-pw" not in output and "hf_tok3n_value" not in output
 
