@@ -218,8 +218,7 @@ def test_a_stalled_commit_times_out_with_a_clear_message(built: BuildResult, tmp
     with HubServer(tmp_path / "hub") as hub:
         hub.stall_next("POST", "/commit/main")
         env = hub_env(hub, tmp_path / "home")
-        command = [PYTHON, "-m", "dataset_builder", "publish", str(built.out), "--repo-id", REPO]
-        done = subprocess.run([*command, "--timeout", "1"], env=env, capture_output=True, text=True)
+        done = invoke("publish", str(built.out), "--repo-id", REPO, "--timeout", "1", env=env)
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == (
         "Error: the Hub did not answer within 1 s (ReadTimeout): try again later, "
