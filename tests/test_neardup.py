@@ -77,7 +77,7 @@ def test_signatures_of_separate_batches_stacked_give_the_same_pairs() -> None:
 
 def test_signing_in_slices_of_text_changes_no_signature(monkeypatch: pytest.MonkeyPatch) -> None:
     """Slices end where the text reaches the budget: several abstracts, one, or one longer than it."""
-    abstracts = [*generate(papers=120, revisions=10).abstracts, "tiny", "", ABSTRACT * 3]
+    abstracts = [*generate(40, revisions=5, lookalikes=5, extended=5).abstracts, "tiny", "", ABSTRACT * 3]
     one_by_one = np.concatenate([neardup.signatures([text]) for text in abstracts])
     for budget in (1, 400, 5_000):
         monkeypatch.setattr(neardup, "_SLICE_BYTES", budget)

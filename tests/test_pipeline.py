@@ -169,11 +169,11 @@ def test_find_dumps_takes_files_and_folders_in_name_order(tmp_path: Path) -> Non
 
 
 def test_streaming_build_equals_a_single_batch_build(tmp_path: Path) -> None:
-    """20k synthetic papers: tiny batches in two or three threads give the bytes of one batch per dump."""
-    distinct = synthetic.generate(tmp_path / "dumps", 20_000, files=4)
+    """8k synthetic papers: tiny batches in two or three threads give the bytes of one batch per dump."""
+    distinct = synthetic.generate(tmp_path / "dumps", 8_000, files=4)
     streamed = build([tmp_path / "dumps"], tmp_path / "streamed", batch_size=97, workers=2)
     whole = build([tmp_path / "dumps"], tmp_path / "whole", batch_size=1_000_000, workers=1)
-    assert streamed.report.total("read") == 20_000
+    assert streamed.report.total("read") == 8_000
     assert streamed.report.total("kept") == distinct
     assert tree(streamed.out) == tree(whole.out)
     threads = build([tmp_path / "dumps"], tmp_path / "threads", batch_size=1_000, workers=3)
