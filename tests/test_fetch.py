@@ -308,7 +308,9 @@ def test_cli_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
     assert done.exit_code == 2 and "Error:" in done.output and list(tmp_path.iterdir()) == []
 
 
-def test_cli_failures_are_one_line_with_exit_1_and_no_traceback(hub: HubServer, tmp_path: Path) -> None:
+def test_cli_failures_are_one_line_with_exit_1_and_no_traceback(
+    hub: HubServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     hub.refuse_next("GET", PAGES, 429, "0", times=10)
     limited = run_process(hub, tmp_path, "--date", "2026-01-05")
     assert limited.returncode == 1
@@ -317,11 +319,12 @@ def test_cli_failures_are_one_line_with_exit_1_and_no_traceback(hub: HubServer, 
         limited.stderr
     )
     hub.stop()  # the same address, now closed: the connection is refused, and not retried when so told
-    unreachable = run_process(hub, tmp_path, "--date", "2026-01-05", "--retries", "0")
+    caplog.clear()  # in this process, the log lines (retries) go to caplog
+    unreachable = run(hub, tmp_path, "--date", "2026-01-05", "--retries", "0")
     assert unreachable.returncode == 1
     assert f"Error: 2026-01-05: could not reach the Hub at {hub.url} (ConnectError" in unreachable.stderr
     assert "), not retried; nothing was written; run fetch again later\n" in unreachable.stderr
-    assert "retrying" not in unreachable.stderr
+    assert "retrying" not in unreachable.stderr + caplog.text
     for done in (limited, unreachable):
         assert "Traceback" not in done.stderr and "This is a bug" not in done.stderr
 
