@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
-import jinja2
 from huggingface_hub import DatasetCard
 
-from dataset_builder.card import read_card
+from dataset_builder.card import read_card, template
 from dataset_builder.errors import CardError, DatasetError, PublishError
 from dataset_builder.hub.changes import Changes
 from dataset_builder.layout import (
@@ -31,7 +30,6 @@ from dataset_builder.layout import (
 )
 from dataset_builder.pipeline import BuildResult, build, find_dumps
 from dataset_builder.read import sha256_of
-from dataset_builder.resources import resource
 from dataset_builder.settings import Settings
 
 TEMPLATE = "cards/release.md.j2"
@@ -135,8 +133,7 @@ def compose_card(local: str, repo_id: str, releases: Sequence[Release]) -> str:
         start = text.index(_BEGIN)
         text = text[:start] + text[text.index(_END, start) + len(_END) :]
     if releases:  # before the field list, near the load snippet; at the end if the card has none
-        template = jinja2.Template(resource(TEMPLATE).read_text(encoding="utf-8"), keep_trailing_newline=True)
-        section = template.render(repo_id=repo_id, current=releases[0], releases=releases)
+        section = template(TEMPLATE).render(repo_id=repo_id, current=releases[0], releases=releases)
         if _ANCHOR not in text and not text.endswith("\n\n"):
             text += "\n"
         at = text.index(_ANCHOR) + 1 if _ANCHOR in text else len(text)
