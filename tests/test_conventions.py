@@ -142,28 +142,21 @@ def test_publish_shows_the_builds_warnings_before_its_plan_and_times_its_stages(
     assert re.findall(r"^INFO (\w+): \d+\.\d\d s$", real.stderr, re.M) == PUBLISH_STAGES
 
 
-@pytest.mark.parametrize("xet", [False, True], ids=["xet-disabled", "xet-enabled"])
 def test_publish_through_xet_fails_cleanly_on_a_server_without_it(
-    xet: bool, built: object, hub: HubServer, tmp_path: Path
+    built: BuildResult, hub: HubServer, tmp_path: Path
 ) -> None:
     """huggingface_hub uploads through Xet whenever hf_xet is installed; the stand-in, like a server
-    without Xet, refuses its token routes."""
-    if xet:
-        pytest.importorskip("hf_xet")
+    without Xet, refuses its token routes. (The same command with HF_HUB_DISABLE_XET=1, which hub_env
+    sets, publishes through LFS: test_publish.py's test_cli_publishes_with_hf_endpoint_...)"""
+    pytest.importorskip("hf_xet")
     env = hub_env(hub, tmp_path / "home")
-    if xet:
-        env.pop("HF_HUB_DISABLE_XET")
-    dist = built.out  # type: ignore[attr-defined]
+    env.pop("HF_HUB_DISABLE_XET")
     done = subprocess.run(
-        [PYTHON, "-m", "dataset_builder", "publish", str(dist), "--repo-id", "org/papers"],
+        [PYTHON, "-m", "dataset_builder", "publish", str(built.out), "--repo-id", "org/papers"],
         env=env,
         capture_output=True,
         text=True,
     )
-    if not xet:
-        assert done.returncode == 0, done.stderr
-        assert "data/000_83255905406594dc-00000-of-00001.parquet" in hub.files("org/papers")
-        return
     assert done.returncode == 1
     assert "This is a bug" not in done.stderr and "Traceback" not in done.stderr
     assert "xet-write-token" in done.stderr  # what failed
