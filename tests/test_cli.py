@@ -192,25 +192,21 @@ def test_a_password_in_hf_endpoint_and_the_token_are_never_printed(
     with HubServer(tmp_path / "hub") as hub:
         endpoint = hub.url.replace("http://", "http://user:s3cr3t-pw@")
         env = hub_env(hub, tmp_path / "home") | {"HF_ENDPOINT": endpoint, "HF_TOKEN": "hf_tok3n_value"}
-        dry = invoke("--verbose", "publish", str(built.out), "--repo-id", "org/papers", "--dry-run", env=env)
+        args = ["--verbose", "publish", str(built.out), "--repo-id", "org/papers"]
+        dry = invoke(*args, "--dry-run", env=env)
         assert dry.returncode == 0, dry.output
-        # In a process of its own: its log lines (-v) go to stderr, not to pytest's log capture.
-        command = [PYTHON, "-m", "dataset_builder", "--verbose", "publish", str(built.out)]
-        done = subprocess.run([*command, "--repo-id", "org/papers"], env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        outputs = [dry.output + caplog.text, done.stdout + done.stderr]
         closed = env | {"HF_ENDPOINT": "http://user:s3cr3t-pw@127.0.0.1:9"}
-        done = subprocess.run(  # one retry: its log line names the Hub too
-            [*command, "--repo-id", "org/papers", "--retries", "1"],
-            env=closed,
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 1 and "could not reach the Hub at http://***@127.0.0.1:9" in done.stderr
-        outputs.append(done.stdout + done.stderr)
-    for output in outputs[:2]:  # --verbose logs every request, in the process and in its log records
+        unreachable = invoke(*args, "--retries", "1", env=closed)  # one retry: its log line names the Hub
+        assert unreachable.returncode == 1
+        assert "could not reach the Hub at http://***@127.0.0.1:9" in unreachable.stderr
+        assert "http://***@127.0.0.1:9" in caplog.text
+        # In a process of its own: its log lines (-v) go to stderr, not to pytest's log capture.
+        command = [PYTHON, "-m", "dataset_builder", *args]
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    outputs = [dry.output + unreachable.output + caplog.text, done.stdout + done.stderr]
+    for output in outputs:  # --verbose logs every request, in the process and in its log records
         assert "HTTP Request: GET http://***@127.0.0.1" in output
-    for output in outputs:
         assert "s3cr3t-pw" not in output and "hf_tok3n_value" not in output
 
 
