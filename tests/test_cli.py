@@ -61,13 +61,6 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["validate", str(tmp_path), "--dist", str(tmp_path)]).exit_code == 2
 
 
-def test_python_dash_m_runs_the_same_command() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "dataset_builder", "--help"], capture_output=True, text=True, check=True
-    )
-    assert "build" in result.stdout and "validate" in result.stdout
-
-
 def test_on_conflict_lists_every_revision_in_text_and_json(write_dump: WriteDump, tmp_path: Path) -> None:
     write_dump("a.txt", ["Alpha", abstract("alpha, v1")])
     write_dump("b.txt", ["Alpha", abstract("alpha, v2")])

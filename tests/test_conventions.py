@@ -66,6 +66,7 @@ def test_verbose_and_quiet_go_before_or_after_the_command(
 
 
 def test_verbose_logs_each_stage_with_its_time_on_stderr(tmp_path: Path) -> None:
+    """As `python -m dataset_builder`, which runs the same command as the `dataset-builder` script."""
     out = tmp_path / "dist"
     command = [PYTHON, "-m", "dataset_builder", "build", str(DUMPS), "--out", str(out), "--verbose"]
     done = subprocess.run(command, capture_output=True, text=True)
