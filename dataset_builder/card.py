@@ -108,11 +108,18 @@ def dataset_info_yaml(shards: Sequence[Shard]) -> dict[str, object]:
     }
 
 
+@functools.cache
+def builder_version() -> str:
+    """This package's installed version, which every card names; read once, since importlib.metadata
+    parses the METADATA file on every call (about a tenth of a small build)."""
+    return version(DISTRIBUTION)
+
+
 def provenance(files: Sequence[FileSummary], dumps: Mapping[str, Sequence[Shard]]) -> dict[str, object]:
     """The card's machine-readable record of how it was built: the tool, the sha256 of every dump read
     and of every shard written. Only this tool writes the key, so it also marks a folder as a build."""
     return {
-        "builder_version": version(DISTRIBUTION),
+        "builder_version": builder_version(),
         "schema_version": paper_schema().version,
         "sources": [{"file": f.name, "sha256": f.sha256} for f in files],
         "shards": [{"path": s.path, "sha256": s.sha256} for shards in dumps.values() for s in shards],
@@ -217,7 +224,7 @@ def render_card(
             near_policy=near_policy,
             repeats=sum(f.duplicates for f in files) - sum(n.removed for n in near_duplicates),
             arxiv=_arxiv_counts(files, fields),
-            builder_version=version(DISTRIBUTION),
+            builder_version=builder_version(),
             schema_version=schema.version,
         )
     )
