@@ -14,9 +14,12 @@ import tempfile
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
+from concurrent import futures
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -190,19 +193,27 @@ def tmpfs_at(point: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(point)], check=True)
 
 
-def wait_until_working(process: subprocess.Popen[str], out: Path, workers: int) -> Path:
-    """The build's staging folder, once its spill has data (with workers: as many spills as workers).
+def wait_until_working(build: subprocess.Popen[str] | Future[Any], out: Path, workers: int) -> Path:
+    """The staging folder of a build into `out`, once its spill has data (with workers: as many spills
+    as workers). `build` is a build process, or a build running in a thread of this process.
 
     Waits on the build itself between looks, so a build that ends early fails the test at once; a
     build that never starts working is caught by the test's timeout (pyproject.toml)."""
+    pid = build.pid if isinstance(build, subprocess.Popen) else os.getpid()
     while True:
-        for staging in out.parent.glob(f".{out.name}-build-{process.pid}-*"):
+        for staging in out.parent.glob(f".{out.name}-build-{pid}-*"):
             spills = list((staging / ".spill").glob("*.arrow"))
             written = [p for p in spills if p.exists() and p.stat().st_size]
             if len(written) >= workers:
                 return staging
-        try:
-            process.wait(timeout=0.05)
-        except subprocess.TimeoutExpired:
-            continue
-        raise AssertionError(f"the build ended before the test could act: {process.communicate()}")
+        if isinstance(build, subprocess.Popen):
+            try:
+                build.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                continue
+            ended: object = build.communicate()
+        else:
+            if not futures.wait([build], timeout=0.05).done:
+                continue
+            ended = build.result()
+        raise AssertionError(f"the build ended before the test could act: {ended}")

@@ -7,10 +7,11 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import DUMPS, PYTHON, synthetic, tmpfs_at, wait_until_working
+from conftest import DUMPS, invoke, synthetic, tmpfs_at, wait_until_working
 
 from dataset_builder import staging
 from dataset_builder.errors import DatasetError, InvalidInput
@@ -96,15 +97,15 @@ def test_files_written_into_out_during_a_build_are_kept_and_the_build_fails(
     built: BuildResult, big_dump: Path, tmp_path: Path
 ) -> None:
     out = Path(shutil.copytree(built.out, tmp_path / "dist"))
-    command = [PYTHON, "-m", "dataset_builder", "build", str(big_dump), "--out", str(out), "-q"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_until_working(process, out, 1)
-    (out / "NOTES.md").write_text("my notes")
-    (out / "data" / "important.csv").write_text("id\n1\n")
-    before = snapshot(out)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 1, stderr
-    assert "while the build ran" in stderr and "This is a bug" not in stderr
+    with ThreadPoolExecutor(1) as pool:  # the command, in a thread of this process
+        running = pool.submit(invoke, "build", str(big_dump), "--out", str(out), "-q")
+        wait_until_working(running, out, 1)
+        (out / "NOTES.md").write_text("my notes")
+        (out / "data" / "important.csv").write_text("id\n1\n")
+        before = snapshot(out)
+        done = running.result(timeout=120)
+    assert done.returncode == 1, done.output
+    assert "while the build ran" in done.stderr and "This is a bug" not in done.output
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
 
