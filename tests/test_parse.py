@@ -15,6 +15,7 @@ from conftest import abstract
 
 from dataset_builder.parse import (
     ABSTRACT_MIN_CHARS,
+    FEW_LINES,
     PAIRING,
     PLAIN_PAIRS,
     START,
@@ -418,6 +419,7 @@ CLASSIFIED = [
 
 
 def test_the_arrow_classifier_gives_every_line_the_code_of_the_python_rules() -> None:
+    assert len(CLASSIFIED) > FEW_LINES  # more than a few lines: classify's Arrow path, not code_of's
     assert classify(pa.array(CLASSIFIED, pa.string())).tolist() == [code_of(text) for text in CLASSIFIED]
     codes = {text: code_of(text) for text in CLASSIFIED}
     assert codes["sub scribe"] is Code.UI and codes["\u017fubscribe"] is Code.UI
