@@ -125,7 +125,7 @@ def test_every_summary_adds_up(command: str, tmp_path: Path) -> None:
 
 
 def test_publish_shows_the_builds_warnings_before_its_plan_and_times_its_stages(
-    hub: HubServer, tmp_path: Path
+    hub: HubServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     project = tmp_path / "project"
     near_duplicate_dumps(project / "dumps")
@@ -135,12 +135,11 @@ def test_publish_shows_the_builds_warnings_before_its_plan_and_times_its_stages(
     assert dry.returncode == 0, dry.output
     warning = dry.output.index("dumps/b.txt:1: [near-duplicate] close to dumps/a.txt:1")
     assert dry.output.index("Built dist first") < warning < dry.output.index("add     README.md")
-    # In a process of its own: its log lines (-v) go to stderr, not to pytest's log capture.
-    command = [PYTHON, "-m", "dataset_builder", "publish", "--tag", "v1.0.0", "-v"]
-    real = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
-    assert real.returncode == 0, real.stderr
-    assert "[near-duplicate]" not in real.stderr  # dist is up to date: not rebuilt, nothing new to say
-    assert re.findall(r"^INFO (\w+): \d+\.\d\d s$", real.stderr, re.M) == PUBLISH_STAGES
+    caplog.clear()  # the stage lines, in this process, go to caplog (test_verbose_logs_... pins stderr's)
+    real = invoke("publish", "--tag", "v1.0.0", "-v", cwd=project, env=env)
+    assert real.returncode == 0, real.output
+    assert "[near-duplicate]" not in real.output + caplog.text  # dist is up to date: nothing new to say
+    assert stages(caplog) == PUBLISH_STAGES
 
 
 def test_publish_through_xet_fails_cleanly_on_a_server_without_it(
