@@ -147,7 +147,7 @@ def test_publish_through_xet_fails_cleanly_on_a_server_without_it(
 ) -> None:
     """huggingface_hub uploads through Xet whenever hf_xet is installed; the stand-in, like a server
     without Xet, refuses its token routes. (The same command with HF_HUB_DISABLE_XET=1, which hub_env
-    sets, publishes through LFS: test_publish.py's test_cli_publishes_with_hf_endpoint_...)"""
+    sets, publishes through LFS: test_cli.py's test_a_password_in_hf_endpoint_...)"""
     pytest.importorskip("hf_xet")
     env = hub_env(hub, tmp_path / "home")
     env.pop("HF_HUB_DISABLE_XET")
