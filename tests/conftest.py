@@ -14,8 +14,7 @@ import tempfile
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from concurrent import futures
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -213,7 +212,7 @@ def wait_until_working(build: subprocess.Popen[str] | Future[Any], out: Path, wo
                 continue
             ended: object = build.communicate()
         else:
-            if not futures.wait([build], timeout=0.05).done:
+            if not wait([build], timeout=0.05).done:
                 continue
             ended = build.result()
         raise AssertionError(f"the build ended before the test could act: {ended}")
